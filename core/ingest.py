@@ -1,0 +1,168 @@
+"""Inbound deliveries: store first, process later, never lose one.
+
+The request path (``receive``) authenticates nothing itself (the web layer asked
+the provider), validates the payload so the sender hears about bad input at once,
+and stores the raw body with a ``delivery`` job in the caller's transaction.
+Authentic bodies that fail validation are stored too, as ``failed`` with their
+reason, and can be replayed after a fix. The worker (``process_delivery``) maps
+the body through the provider and applies the records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import catalog, clock, integrations, jobs, orders, outbox, records, subscribers
+from core.errors import NotFound, StoreflowError
+from core.money import MoneyError
+from core.provider import StoreContext, Verified
+from core.tables import InboundDelivery, Integration, Job
+from core.upsert import insert_ignore
+
+
+@attrs.frozen
+class Received:
+    delivery_id: int | None
+    duplicate: bool
+    error: StoreflowError | None = None
+
+
+def receive(
+    session: Session,
+    integration: Integration,
+    provider: Any,
+    verified: Verified,
+    body: bytes,
+    *,
+    kind: str = "webhook",
+) -> Received:
+    error: StoreflowError | None = None
+    try:
+        provider.parse_payload(verified.topic, body)
+    except StoreflowError as exc:
+        error = exc
+    delivery_id = insert_ignore(
+        session,
+        InboundDelivery.__table__,
+        {
+            "company_id": integration.company_id,
+            "integration_id": integration.id,
+            "provider": provider.name,
+            "kind": kind,
+            "topic": verified.topic,
+            "dedupe_key": verified.dedupe_key,
+            "headers": verified.headers,
+            "body": body,
+            "status": "failed" if error else "pending",
+            "error": f"{error.code}: {error.message}" if error else None,
+            "received_at": clock.now(),
+        },
+        ["integration_id", "dedupe_key"],
+    )
+    if delivery_id is None:
+        return Received(None, duplicate=True, error=error)
+    if error is None:
+        _queue(session, integration.company_id, delivery_id)
+    return Received(delivery_id, duplicate=False, error=error)
+
+
+def _queue(session: Session, company_id: int, delivery_id: int, attempt: int = 0) -> None:
+    key = f"delivery:{delivery_id}" if attempt == 0 else f"delivery:{delivery_id}:replay:{attempt}"
+    outbox.add(session, company_id=company_id, kind="delivery", key=key, ref_id=delivery_id)
+
+
+@attrs.define
+class Applied:
+    upserted: int = 0
+    skipped_stale: int = 0
+    event_ids: list[int] = attrs.field(factory=list)
+
+
+def apply(
+    session: Session, store: StoreContext, provider: str, mapped: records.Mapped, *, live: bool
+) -> Applied:
+    """Apply a provider's records to the database (the caller owns the transaction)."""
+    result = Applied()
+    for rec in mapped.records:
+        outcome = _apply_one(session, store, provider, rec, live=live)
+        if outcome == "stale":
+            result.skipped_stale += 1
+        else:
+            result.upserted += 1
+            if isinstance(outcome, orders.OrderOutcome):
+                result.event_ids.extend(outcome.event_ids)
+    return result
+
+
+def _apply_one(
+    session: Session, store: StoreContext, provider: str, rec: records.Record, *, live: bool
+) -> Any:
+    match rec:
+        case records.Order():
+            outcome = orders.upsert_order(session, store, provider, rec, live=live)
+            return "stale" if outcome.result == "stale" else outcome
+        case records.Product():
+            return catalog.upsert_product(session, store, provider, rec)
+        case records.ProductDeleted():
+            return catalog.mark_deleted(session, store, provider, rec.provider_product_id)
+        case records.OrderDeleted():
+            orders.mark_deleted(session, store, rec.provider_order_id)
+            return "upserted"
+        case records.Customer():
+            subscriber = subscribers.upsert(
+                session, store.company_id, rec.email, rec.first_name, rec.last_name
+            )
+            orders.link_customer(session, store, rec, subscriber)
+            return "upserted"
+        case _:
+            raise StoreflowError(
+                f"no core handler for {type(rec).__name__}", code="unsupported_record"
+            )
+
+
+@jobs.handler("delivery")
+def process_delivery(rt: Any, session: Session, job: Job) -> None:
+    delivery = session.get(InboundDelivery, job.ref_id)
+    if delivery is None or delivery.status in ("processed", "ignored"):
+        return
+    integration = session.get_one(Integration, delivery.integration_id)
+    provider = rt.providers.get(delivery.provider)
+    if provider is None:
+        raise LookupError(
+            f"provider {delivery.provider!r} is not loaded"
+        )  # retried: a deploy may fix it
+    store = integrations.context(integration)
+    try:
+        payload = provider.parse_payload(delivery.topic, delivery.body)
+        mapped = provider.map_webhook(delivery.topic, payload, store)
+        with session.begin_nested():  # a record that fails half-way leaves nothing behind
+            apply(session, store, provider.name, mapped, live=True)
+    except (StoreflowError, MoneyError) as exc:
+        # The data, not the machinery, is at fault: retrying will not help. Keep it.
+        delivery.status = "failed"
+        delivery.error = f"{getattr(exc, 'code', 'unmappable')}: {exc}"
+        delivery.processed_at = clock.now()
+        return
+    delivery.status = "ignored" if mapped.ignored else "processed"
+    delivery.error = mapped.ignored.reason if mapped.ignored else None
+    delivery.processed_at = clock.now()
+
+
+def replay(session: Session, delivery_id: int, company_id: int | None = None) -> InboundDelivery:
+    """Queue a stored delivery again (after a fix); its effects stay idempotent."""
+    query = select(InboundDelivery).where(InboundDelivery.id == delivery_id)
+    if company_id is not None:
+        query = query.where(InboundDelivery.company_id == company_id)
+    delivery = session.scalar(query)
+    if delivery is None:
+        raise NotFound(f"no delivery {delivery_id}", code="delivery_not_found")
+    replays = int((delivery.headers or {}).get("x-storeflow-replays", 0)) + 1
+    delivery.headers = {**(delivery.headers or {}), "x-storeflow-replays": str(replays)}
+    delivery.status = "pending"
+    delivery.error = None
+    _queue(session, delivery.company_id, delivery.id, attempt=replays)
+    return delivery

@@ -1,0 +1,30 @@
+"""Schema migrations (Alembic), callable from the CLI, tests and CI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def check(url: str) -> None:
+    """Raise if the models and the migrations have drifted apart (``alembic check``)."""
+    command.check(alembic_config(url))
+
+
+def revision(url: str, message: str, rev_id: str | None = None) -> None:
+    command.revision(alembic_config(url), message=message, autogenerate=True, rev_id=rev_id)

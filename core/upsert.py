@@ -1,0 +1,31 @@
+"""INSERT ... ON CONFLICT DO NOTHING for SQLite and PostgreSQL alike.
+
+Uniqueness in the database, not "check then insert", is what makes concurrent
+re-deliveries harmless: the second writer's insert simply does nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+
+def insert_ignore(
+    session: Session, table: Table, values: dict[str, Any], conflict: list[str] | None
+) -> int | None:
+    """Insert a row; return its id, or ``None`` when a row with the same key exists.
+
+    ``conflict`` names the unique columns to watch; ``None`` means any unique constraint.
+    """
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(table).values(**values)
+    stmt = (
+        stmt.on_conflict_do_nothing(index_elements=conflict)
+        if conflict
+        else stmt.on_conflict_do_nothing()
+    )
+    return session.execute(stmt.returning(table.c.id)).scalar_one_or_none()

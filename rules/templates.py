@@ -1,0 +1,133 @@
+"""Email subject and body templates: Jinja2 in a sandbox, forgiving about missing data.
+
+Templates see three names: ``event`` (the enrolling event's properties),
+``subscriber`` (the subscriber's attributes) and ``product`` (``event.product`` unless
+the caller passes another one). Store data is incomplete more often than not, so a
+missing value never breaks a send:
+
+- a missing key, a ``null`` and any attribute of those render as ``""``;
+- ``{{ event.city|default("your area") }}`` renders the fallback for missing *and*
+  null values;
+- arithmetic and comparisons on a missing value stay missing / false instead of
+  raising (``{{ event.totalCents / 100 }}`` renders ``""`` when there is no total).
+
+Mapping keys win over dict methods, so ``{{ event.items }}`` is the ``items`` property,
+not ``dict.items``. The sandbox blocks access to Python internals. Errors that are
+not about missing data (a filter applied to the wrong type, division by zero) raise
+:class:`RenderError` so the caller can fail the message with a reason rather than
+send something broken. ``check_template`` reports syntax errors and unknown filters
+at load time (``storeflow rules check``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import ChainableUndefined, Template, TemplateError, TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+
+class RenderError(ValueError):
+    """A template failed for a reason other than missing data."""
+
+
+def _stay_blank(self: Blank, *args: Any, **kwargs: Any) -> Blank:
+    return self
+
+
+def _false(self: Blank, *args: Any, **kwargs: Any) -> bool:
+    return False
+
+
+class Blank(ChainableUndefined):
+    """An undefined value that renders ``""`` and absorbs every operation."""
+
+    __slots__ = ()
+
+    __add__ = __radd__ = __sub__ = __rsub__ = _stay_blank
+    __mul__ = __rmul__ = __div__ = __rdiv__ = _stay_blank
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = _stay_blank
+    __mod__ = __rmod__ = __pos__ = __neg__ = __pow__ = __rpow__ = _stay_blank
+    __call__ = _stay_blank
+    __lt__ = __le__ = __gt__ = __ge__ = _false
+
+    def __int__(self) -> int:
+        return 0
+
+    def __float__(self) -> float:
+        return 0.0
+
+
+class _Environment(SandboxedEnvironment):
+    """Mapping keys before attributes; ``null`` behaves like a missing key."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping):
+            if attribute in obj:
+                return self._present(obj[attribute], attribute)
+            return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, Mapping):
+            try:
+                return self._present(obj[argument], argument)
+            except (KeyError, TypeError):
+                return self.undefined(obj=obj, name=argument)
+        return super().getitem(obj, argument)
+
+    def _present(self, value: Any, name: Any) -> Any:
+        return self.undefined(name=name) if value is None else value
+
+
+def _finalize(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _environment(*, html: bool) -> _Environment:
+    return _Environment(undefined=Blank, autoescape=html, finalize=_finalize)
+
+
+_TEXT = _environment(html=False)
+_HTML = _environment(html=True)
+
+
+@lru_cache(maxsize=2048)
+def _compiled(source: str, html: bool) -> Template:
+    return (_HTML if html else _TEXT).from_string(source)
+
+
+def check_template(source: str) -> str | None:
+    """A one-line description of the template's syntax error, or None."""
+    try:
+        _compiled(source, False)
+    except TemplateSyntaxError as error:
+        message = (error.message or "invalid syntax").rstrip(".")
+        return f"template syntax error: {message} (template line {error.lineno})"
+    except TemplateError as error:
+        return f"template error: {error}"
+    return None
+
+
+def render(
+    source: str,
+    *,
+    event: Mapping[str, Any] | None = None,
+    subscriber: Mapping[str, Any] | None = None,
+    product: Mapping[str, Any] | None = None,
+    html: bool = False,
+) -> str:
+    """Render ``source``; ``html=True`` escapes values (email bodies that are HTML)."""
+    event = event or {}
+    if product is None:
+        found = event.get("product")
+        product = found if isinstance(found, Mapping) else {}
+    try:
+        template = _compiled(source, html)
+        return template.render(event=event, subscriber=subscriber or {}, product=product)
+    except TemplateSyntaxError as error:
+        raise RenderError(f"template syntax error: {error.message}") from error
+    except Exception as error:  # noqa: BLE001 - every runtime failure becomes one error type
+        raise RenderError(f"template failed: {type(error).__name__}: {error}") from error

@@ -1,0 +1,37 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify
+
+from core import tasks
+from core.runtime import Runtime
+
+
+def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
+    app = Flask(__name__)
+    rt = runtime or tasks.use_runtime(Runtime.build())
+    app.config.from_mapping(
+        SECRET_KEY=rt.settings.secret_key,
+        # Webhooks and sync batches may be 5 MiB; storefront routes check a smaller limit.
+        MAX_CONTENT_LENGTH=rt.settings.webhook_body_limit,
+        JSON_SORT_KEYS=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["storeflow"] = rt
+
+    from web import admin, errors, openapi, webhooks
+
+    errors.init_app(app)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(openapi.bp)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify({"success": True, "status": "ok"})
+
+    return app

@@ -1,0 +1,22 @@
+"""Request authentication helpers for the admin API."""
+
+from __future__ import annotations
+
+from flask import request
+from sqlalchemy.orm import Session
+
+from core import accounts
+from core.errors import Unauthenticated
+from core.tables import Company
+
+
+def bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("send 'Authorization: Bearer <api key>'", code="missing_credentials")
+    return token.strip()
+
+
+def company_from_api_key(session: Session) -> Company:
+    return accounts.company_for_api_key(session, bearer_token())

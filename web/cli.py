@@ -1,0 +1,364 @@
+"""The ``storeflow`` command: operate the service from a shell.
+
+Each command opens its own unit of work; secrets are printed once and stored
+hashed where the contract allows it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from core import accounts, config, ingest, integrations, migrate, plugins
+from core.errors import StoreflowError
+from core.runtime import Runtime
+from core.tables import InboundDelivery
+
+
+class _Group(click.Group):
+    """Turn domain errors into a one-line message and exit code 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StoreflowError as exc:
+            raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+
+
+@click.group(cls=_Group)
+def cli() -> None:
+    """storeflow: store traffic in, commerce events and sequences out."""
+
+
+def _runtime() -> Runtime:
+    from core import tasks
+
+    return tasks.runtime()
+
+
+# --- database -------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the latest schema."""
+    settings = config.load()
+    migrate.upgrade(settings.database_url)
+    click.echo(f"database at head: {_safe_url(settings.database_url)}")
+
+
+@db.command("check")
+def db_check() -> None:
+    """Fail if the models and the migrations have drifted apart."""
+    migrate.check(config.load().database_url)
+    click.echo("models and migrations agree")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# --- accounts -------------------------------------------------------------------------
+
+
+@cli.group()
+def companies() -> None:
+    """Companies (tenants)."""
+
+
+@companies.command("create")
+@click.argument("slug")
+@click.option("--name", required=True)
+def companies_create(slug: str, name: str) -> None:
+    with _runtime().unit_of_work() as session:
+        company = accounts.create_company(session, slug, name)
+        click.echo(f"company {company.slug} created (id {company.id})")
+
+
+@cli.group()
+def users() -> None:
+    """Users who sign in to the pages."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--company", "company_slug", required=True)
+@click.option("--role", type=click.Choice(accounts.ROLES), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_create(email: str, company_slug: str, role: str, password_stdin: bool) -> None:
+    if not password_stdin:
+        raise click.UsageError("pass --password-stdin and send the password on standard input")
+    password = sys.stdin.readline().rstrip("\r\n")
+    with _runtime().unit_of_work() as session:
+        company = accounts.company_by_slug(session, company_slug)
+        user = accounts.create_user(session, email, password)
+        accounts.add_member(session, user, company, role)
+        click.echo(f"user {user.email} is {role} of {company.slug}")
+
+
+@cli.group("api-keys")
+def api_keys() -> None:
+    """Admin API keys."""
+
+
+@api_keys.command("create")
+@click.option("--company", "company_slug", required=True)
+def api_keys_create(company_slug: str) -> None:
+    """Print a new admin API key alone on the last line (stored hashed)."""
+    with _runtime().unit_of_work() as session:
+        company = accounts.company_by_slug(session, company_slug)
+        token = accounts.create_api_key(session, company)
+    click.echo(f"API key for {company_slug} (shown once):")
+    click.echo(token)
+
+
+# --- integrations and deliveries ------------------------------------------------------
+
+
+@cli.group("integrations")
+def integrations_group() -> None:
+    """Store integrations."""
+
+
+@integrations_group.command("create")
+@click.option("--company", "company_slug", required=True)
+@click.option("--provider", default="woocommerce", show_default=True)
+@click.option("--store-url", required=True)
+@click.option("--currency", default="USD", show_default=True)
+@click.option("--timezone", "tz", default="UTC", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def integrations_create(
+    company_slug: str, provider: str, store_url: str, currency: str, tz: str, as_json: bool
+) -> None:
+    """Create a connected integration and print its webhook URL and secret."""
+    rt = _runtime()
+    if provider not in rt.providers:
+        raise click.ClickException(f"no provider {provider!r}; loaded: {', '.join(rt.providers)}")
+    with rt.unit_of_work() as session:
+        company = accounts.company_by_slug(session, company_slug)
+        row = integrations.create(
+            session, company, provider, store_url=store_url, currency=currency, timezone=tz
+        )
+        result = {
+            "integrationId": row.id,
+            "webhookUrl": f"{rt.settings.base_url}/api/{provider}/webhooks/{row.id}",
+            "webhookSecret": row.webhook_secret,
+        }
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key}: {value}")
+
+
+@cli.group()
+def deliveries() -> None:
+    """Stored inbound deliveries."""
+
+
+@deliveries.command("list")
+@click.option("--status", default=None, help="pending, processed, ignored or failed")
+@click.option("--limit", default=20, show_default=True)
+def deliveries_list(status: str | None, limit: int) -> None:
+    with _runtime().unit_of_work() as session:
+        query = select(InboundDelivery).order_by(InboundDelivery.id.desc()).limit(limit)
+        if status:
+            query = query.where(InboundDelivery.status == status)
+        for row in session.scalars(query):
+            click.echo(
+                f"{row.id}\t{row.status}\t{row.provider}\t{row.topic}\t"
+                f"{row.received_at:%Y-%m-%d %H:%M:%S}\t{row.error or ''}"
+            )
+
+
+@deliveries.command("replay")
+@click.argument("delivery_id", type=int)
+def deliveries_replay(delivery_id: int) -> None:
+    """Queue a stored delivery again (for example after a fix)."""
+    with _runtime().unit_of_work() as session:
+        row = ingest.replay(session, delivery_id)
+        click.echo(f"delivery {row.id} ({row.topic}) queued again")
+
+
+# --- plugins --------------------------------------------------------------------------
+
+
+@cli.command("plugins")
+def plugins_cmd() -> None:
+    """List loaded plugins and the hooks each implements."""
+    pm = plugins.build_plugin_manager()
+    for item in plugins.describe(pm):
+        version = f" {item['version']}" if item["version"] else ""
+        click.echo(f"{item['name']}{version}: {', '.join(item['hooks']) or '-'}")
+
+
+# --- processes ------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--workers", default=2, show_default=True)
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the web server (gunicorn)."""
+    from gunicorn.app.base import BaseApplication
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", None)
+            self.cfg.set("timeout", 60)
+
+        def load(self) -> Any:
+            from web.app import create_app
+
+            return create_app()
+
+    _App().run()
+
+
+@cli.command()
+@click.option("--workers", default=2, show_default=True, help="Consumer worker threads.")
+@click.option("--no-periodic", is_flag=True, help="Leave sweeping to another consumer.")
+def worker(workers: int, no_periodic: bool) -> None:
+    """Run the Huey consumer, with the sweeper (timers, lost and expired jobs)."""
+    from core import tasks
+    from core.queue import huey
+
+    rt = tasks.runtime()
+    consumer = huey.create_consumer(
+        workers=workers,
+        worker_type="thread",
+        periodic=not no_periodic,
+        # A lock held by a killed consumer would block the sweeper forever on SqliteHuey.
+        flush_locks=True,
+        check_worker_health=True,
+    )
+    if not no_periodic:
+        _start_sweep_ticker(rt.settings.sweep_seconds)
+    consumer.run()
+
+
+def _start_sweep_ticker(interval: float) -> None:
+    """Huey's periodic tasks tick once a minute; delays and leases need finer sweeps."""
+    from core import tasks
+
+    def tick() -> None:
+        while True:
+            time.sleep(interval)
+            try:
+                tasks.sweep_now()
+            except Exception:  # the queue may be briefly unavailable; try next tick
+                pass
+
+    threading.Thread(target=tick, name="storeflow-sweep-ticker", daemon=True).start()
+
+
+@cli.group("rules")
+def rules_group() -> None:
+    """Sequences from YAML rule files."""
+
+
+@rules_group.command("load")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--company", "company_slug", required=True)
+def rules_load(path: str, company_slug: str) -> None:
+    """Validate every rule file under PATH and save them all (or none)."""
+    from rules import loader, runner
+
+    try:
+        sequences = loader.load_path(path)
+    except loader.RuleErrors as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException(f"{len(exc.problems)} problem(s); nothing was loaded") from exc
+    with _runtime().unit_of_work() as session:
+        company = accounts.company_by_slug(session, company_slug)
+        for seq in sequences:
+            runner.save_sequence(session, company.id, seq, source=path)
+    click.echo(f"loaded {len(sequences)} sequence(s) into {company_slug}")
+
+
+@cli.command()
+@click.option("--port", default=8000, show_default=True)
+def dev(port: int) -> None:
+    """Migrate, seed a demo company, then run the web server and a worker together."""
+    import os
+    import signal
+    import subprocess
+
+    from web import demo
+
+    settings = config.load()
+    migrate.upgrade(settings.database_url)
+    info = demo.seed(_runtime())
+    click.echo(f"""
+storeflow is starting
+  web:          http://127.0.0.1:{port}/  (OpenAPI: /api/openapi.json)
+  database:     {_safe_url(settings.database_url)}
+  admin key:    {info["apiKey"]}
+  demo store:   webhooks to /api/woocommerce/webhooks/{info["integrationId"]}
+  owner login:  {info["ownerEmail"]} / {info["ownerPassword"] or "(unchanged since the first run)"}
+  try:          make demo   (in another terminal)
+""")
+    env = {**os.environ, "STOREFLOW_BASE_URL": f"http://127.0.0.1:{port}"}
+    exe = str(Path(sys.executable).with_name("storeflow"))  # the venv's own script
+    procs = [
+        subprocess.Popen([exe, "serve", "--port", str(port)], env=env),
+        subprocess.Popen([exe, "worker"], env=env),
+    ]
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@cli.command("demo")
+@click.option("--url", default=None, help="Base URL of the running service.")
+def demo_cmd(url: str | None) -> None:
+    """Replay a scripted WooCommerce store against the running service."""
+    from web import demo
+
+    path = config.load().var_dir / "demo.json"
+    if not path.exists():
+        raise click.ClickException("no var/demo.json: start the service with `make run` first")
+    info = json.loads(path.read_text())
+    if url:
+        info["baseUrl"] = url.rstrip("/")
+    demo.replay(info)
+
+
+def main() -> None:
+    from core import plugins as plugin_module
+
+    try:
+        pm = plugin_module.build_plugin_manager()
+        pm.hook.register_commands(cli=cli)
+    except plugin_module.PluginError as exc:
+        click.echo(f"warning: {exc}", err=True)
+    cli()

@@ -1,0 +1,11 @@
+"""Access to the process runtime from inside a request."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from core.runtime import Runtime
+
+
+def rt() -> Runtime:
+    return current_app.extensions["storeflow"]

@@ -1,0 +1,56 @@
+"""Provider-native webhooks: verify, store with a job, answer fast.
+
+``POST /api/<provider>/webhooks/<integration_id>``. The provider checks the
+signature over the raw body bytes; a bad signature is a 401 and nothing is stored.
+An authentic delivery is stored with its outbox job in one transaction and
+answered 200 (WooCommerce counts 2xx as success and never retries, so a 5xx after
+commit would be the worst answer). Authentic but invalid bodies are stored as
+failed with their reason and answered with the 4xx the contract asks for.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from core import ingest, integrations
+from core.errors import NotFound, Unauthenticated
+from core.provider import WebhookRequest
+from web.runtime import rt
+
+bp = Blueprint("webhooks", __name__)
+
+
+def webhook_request() -> WebhookRequest:
+    return WebhookRequest(
+        headers={name.lower(): value for name, value in request.headers.items()},
+        body=request.get_data(cache=False),
+        content_type=request.content_type or "",
+    )
+
+
+@bp.post("/api/<provider_name>/webhooks/<integration_id>")
+def receive(provider_name: str, integration_id: str) -> Response:
+    runtime = rt()
+    provider = runtime.providers.get(provider_name)
+    if provider is None:
+        raise NotFound(f"no provider named {provider_name!r}", code="provider_not_found")
+    inbound = webhook_request()
+    with runtime.unit_of_work() as session:
+        integration = integrations.get(session, integration_id)
+        if integration.provider != provider.name:
+            raise NotFound("no such integration", code="integration_not_found")
+        if integration.status != "connected" or not integration.webhook_secret:
+            raise Unauthenticated(
+                "this integration is not connected", code="integration_disconnected"
+            )
+        verified = provider.verify_webhook(inbound, integration.webhook_secret)
+        if verified.kind == "ping":
+            return jsonify({"success": True, "ping": True})
+        received = ingest.receive(session, integration, provider, verified, inbound.body)
+    if received.error is not None:
+        # Stored as failed (committed above); tell the sender what was wrong.
+        raise received.error
+    body = {"success": True, "duplicate": received.duplicate}
+    if received.delivery_id is not None:
+        body["deliveryId"] = received.delivery_id
+    return jsonify(body)
