@@ -127,9 +127,28 @@ class Integration(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # Verifies provider-native webhooks (WooCommerce HMAC); must be readable to verify.
     webhook_secret: Mapped[str | None] = mapped_column(String(200))
+    # Plugin traffic: a bearer installation token (stored hashed) plus Standard
+    # Webhooks signatures with the signing secret (``whsec_...``; readable to verify).
+    installation_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    signing_secret: Mapped[str | None] = mapped_column(String(200))
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+
+
+class PluginRequest(Base):
+    """A ``webhook-id`` seen from a plugin, with the answer given: a repeat gets it again."""
+
+    __tablename__ = "plugin_requests"
+    __table_args__ = (UniqueConstraint("integration_id", "webhook_id"),)
+    id: Mapped[int] = _id()
+    company_id: Mapped[int] = _company()
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    webhook_id: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(String(300))
+    status: Mapped[int] = mapped_column(Integer, default=200)
+    response: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = _created()
 
 
 class InboundDelivery(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 20:45:23.590553
+Create Date: 2026-11-27 20:58:37.915866
 """
 
 from __future__ import annotations
@@ -89,6 +89,8 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("webhook_secret", sa.String(length=200), nullable=True),
+        sa.Column("installation_token_hash", sa.String(length=64), nullable=True),
+        sa.Column("signing_secret", sa.String(length=200), nullable=True),
         sa.Column("settings", sa.JSON(), nullable=False),
         sa.Column("created_at", core.tables.UTCDateTime(), nullable=False),
         sa.Column("updated_at", core.tables.UTCDateTime(), nullable=False),
@@ -99,6 +101,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_integrations")),
+        sa.UniqueConstraint(
+            "installation_token_hash", name=op.f("uq_integrations_installation_token_hash")
+        ),
     )
     with op.batch_alter_table("integrations", schema=None) as batch_op:
         batch_op.create_index(
@@ -385,6 +390,47 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_orders_company_id"), ["company_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_orders_subscriber_id"), ["subscriber_id"], unique=False
+        )
+
+    op.create_table(
+        "plugin_requests",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "company_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("integration_id", sa.String(length=40), nullable=False),
+        sa.Column("webhook_id", sa.String(length=200), nullable=False),
+        sa.Column("path", sa.String(length=300), nullable=False),
+        sa.Column("status", sa.Integer(), nullable=False),
+        sa.Column("response", sa.JSON(), nullable=False),
+        sa.Column("created_at", core.tables.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["company_id"],
+            ["companies.id"],
+            name=op.f("fk_plugin_requests_company_id_companies"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["integration_id"],
+            ["integrations.id"],
+            name=op.f("fk_plugin_requests_integration_id_integrations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_plugin_requests")),
+        sa.UniqueConstraint(
+            "integration_id",
+            "webhook_id",
+            name=op.f("uq_plugin_requests_integration_id_webhook_id"),
+        ),
+    )
+    with op.batch_alter_table("plugin_requests", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_plugin_requests_company_id"), ["company_id"], unique=False
         )
 
     op.create_table(
@@ -792,6 +838,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_products_company_id"))
 
     op.drop_table("products")
+    with op.batch_alter_table("plugin_requests", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_plugin_requests_company_id"))
+
+    op.drop_table("plugin_requests")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_orders_subscriber_id"))
         batch_op.drop_index(batch_op.f("ix_orders_company_id"))

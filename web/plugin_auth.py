@@ -1,0 +1,135 @@
+"""Authenticated plugin traffic: a bearer installation token plus a Standard Webhooks signature.
+
+Every plugin request (heartbeat, sync batches, events, command acks, disconnect)
+carries ``Authorization: Bearer <installationToken>`` and ``webhook-id``,
+``webhook-timestamp``, ``webhook-signature`` computed with the integration's
+``signingSecret`` (verified by the ``standardwebhooks`` library, ±300 s). A repeated
+``webhook-id`` is answered with the first answer and has no second effect.
+
+Routes use :func:`plugin_route`, which authenticates, parses the JSON body, runs the
+handler in one unit of work and remembers its answer under the ``webhook-id``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import attrs
+from flask import Response, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from core import accounts, clock
+from core.errors import BadRequest, Unauthenticated, UnsupportedMediaType
+from core.tables import Integration, PluginRequest
+from core.upsert import insert_ignore
+from web.runtime import rt
+
+
+@attrs.frozen
+class PluginCall:
+    integration: Integration
+    webhook_id: str
+    body: bytes
+    data: Any  # the decoded JSON body (floats as Decimal)
+
+
+def integration_for_token(session: Session) -> Integration:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated(
+            "send 'Authorization: Bearer <installationToken>'", code="missing_credentials"
+        )
+    integration = session.scalar(
+        select(Integration).where(
+            Integration.installation_token_hash == accounts.hash_token(token.strip())
+        )
+    )
+    if integration is None or integration.status != "connected":
+        raise Unauthenticated("unknown or revoked installation token", code="invalid_token")
+    return integration
+
+
+def verify_signature(integration: Integration, body: bytes) -> str:
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    try:
+        Webhook(integration.signing_secret or "").verify(body, headers, json_parse=False)
+    except (WebhookVerificationError, ValueError, UnicodeDecodeError) as exc:
+        raise Unauthenticated(
+            f"invalid or stale request signature ({exc})", code="invalid_signature"
+        ) from None
+    return headers["webhook-id"]
+
+
+def decode_json(body: bytes) -> Any:
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(
+            "send Content-Type: application/json", code="unsupported_media_type"
+        )
+    try:
+        return json.loads(body, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}", code="malformed_json") from None
+
+
+def plugin_route(
+    handler: Callable[[Session, PluginCall], tuple[dict[str, Any], int] | dict[str, Any]],
+):
+    """Authenticate, dedupe by ``webhook-id``, run ``handler`` in one transaction."""
+
+    @functools.wraps(handler)
+    def view(*args: Any, **kwargs: Any) -> Response:
+        body = request.get_data(cache=False)
+        with rt().unit_of_work() as session:
+            integration = integration_for_token(session)
+            webhook_id = verify_signature(integration, body)
+            seen = session.scalar(
+                select(PluginRequest).where(
+                    PluginRequest.integration_id == integration.id,
+                    PluginRequest.webhook_id == webhook_id,
+                )
+            )
+            if seen is not None:
+                return _respond(seen.response, seen.status)
+            call = PluginCall(integration, webhook_id, body, decode_json(body))
+            result = handler(session, call, *args, **kwargs)
+            payload, status = result if isinstance(result, tuple) else (result, 200)
+            stored = insert_ignore(
+                session,
+                PluginRequest.__table__,
+                {
+                    "company_id": integration.company_id,
+                    "integration_id": integration.id,
+                    "webhook_id": webhook_id,
+                    "path": request.path,
+                    "status": status,
+                    "response": payload,
+                    "created_at": clock.now(),
+                },
+                ["integration_id", "webhook_id"],
+            )
+            if stored is None:
+                # A concurrent request with the same id won the race: undo ours, answer as it did.
+                session.rollback()
+                seen = session.scalars(
+                    select(PluginRequest).where(
+                        PluginRequest.integration_id == integration.id,
+                        PluginRequest.webhook_id == webhook_id,
+                    )
+                ).one()
+                return _respond(seen.response, seen.status)
+        return _respond(payload, status)
+
+    return view
+
+
+def _respond(payload: dict[str, Any], status: int) -> Response:
+    response = jsonify(payload)
+    response.status_code = status
+    return response
