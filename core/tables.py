@@ -132,6 +132,13 @@ class Integration(Base):
     installation_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     signing_secret: Mapped[str | None] = mapped_column(String(200))
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # What the plugin last told us (heartbeats) and how syncing went.
+    plugin_version: Mapped[str | None] = mapped_column(String(40))
+    wp_version: Mapped[str | None] = mapped_column(String(40))
+    wc_version: Mapped[str | None] = mapped_column(String(40))
+    last_seen_at: Mapped[datetime | None]
+    last_sync_at: Mapped[datetime | None]
+    last_sync_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
 

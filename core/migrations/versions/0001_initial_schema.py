@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 20:58:37.915866
+Create Date: 2026-11-27 20:59:09.651703
 """
 
 from __future__ import annotations
@@ -92,6 +92,12 @@ def upgrade() -> None:
         sa.Column("installation_token_hash", sa.String(length=64), nullable=True),
         sa.Column("signing_secret", sa.String(length=200), nullable=True),
         sa.Column("settings", sa.JSON(), nullable=False),
+        sa.Column("plugin_version", sa.String(length=40), nullable=True),
+        sa.Column("wp_version", sa.String(length=40), nullable=True),
+        sa.Column("wc_version", sa.String(length=40), nullable=True),
+        sa.Column("last_seen_at", core.tables.UTCDateTime(), nullable=True),
+        sa.Column("last_sync_at", core.tables.UTCDateTime(), nullable=True),
+        sa.Column("last_sync_error", sa.Text(), nullable=True),
         sa.Column("created_at", core.tables.UTCDateTime(), nullable=False),
         sa.Column("updated_at", core.tables.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
