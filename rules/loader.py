@@ -1,7 +1,8 @@
 """Load sequences from YAML rule files, with errors that point at the file and line.
 
 A rule file holds one sequence (a mapping), or several under ``sequences:``. A rules
-directory is every ``*.yaml`` / ``*.yml`` file below it, in sorted order. Loading is
+directory is every ``*.yaml`` / ``*.yml`` file below it (hidden files and directories
+excepted), sorted by path. Loading is
 all-or-nothing: ``load_path`` returns every sequence or raises :class:`RuleErrors`
 listing every problem in every file, one line each:
 
@@ -231,7 +232,7 @@ def _rule_files(root: Path) -> list[Path]:
             for name in sorted(files)
             if name.endswith(YAML_SUFFIXES) and not name.startswith(".")
         ]
-    return found
+    return sorted(found, key=lambda path: path.parts)
 
 
 def _load(root: str | os.PathLike[str]) -> tuple[list[Sequence], list[Problem]]:

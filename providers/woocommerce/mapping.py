@@ -355,7 +355,7 @@ def _map_variation(product: wire.Product, store: StoreContext) -> Product:
 
 def _variation_title(product: wire.Product) -> str:
     """A variation's ``attributes[].option`` values ("Blue, Large"), else its name."""
-    options = [plain_text(attr.option) for attr in product.attributes if attr.option]
+    options = [attr.option.strip() for attr in product.attributes]
     options = [option for option in options if option]
     if options:
         return ", ".join(options)

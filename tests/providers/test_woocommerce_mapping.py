@@ -582,3 +582,24 @@ def _money_fields(record: Any) -> list[Money]:
             for item in value:
                 found.extend(_money_fields(item))
     return found
+
+
+ODD_VALUES = [None, "", 0, "0", -1, True, [], {}, "x", "1e13", 2**64]
+
+
+@pytest.mark.parametrize("topic", sorted(SAMPLES))
+def test_every_field_set_to_an_odd_value_fails_only_with_contract_errors(topic: str) -> None:
+    # Exhaustive where the property above samples: each path of a real payload, each
+    # value that commonly trips mappers (null, "", 0, wrong container, overflow).
+    sample = SAMPLES[topic]
+    for path in _paths(sample)[1:]:
+        for value in ODD_VALUES:
+            payload = json.loads(json.dumps(sample))
+            target = payload
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = value
+            try:
+                deliver(topic, payload)
+            except (BadRequest, ValidationFailed, Unmappable):
+                pass
