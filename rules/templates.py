@@ -9,19 +9,22 @@ missing value never breaks a send:
 - ``{{ event.city|default("your area") }}`` renders the fallback for missing *and*
   null values;
 - arithmetic and comparisons on a missing value stay missing / false instead of
-  raising (``{{ event.totalCents / 100 }}`` renders ``""`` when there is no total).
+  raising (``{{ event.totalCents / 100 }}`` renders ``""`` when there is no total);
+- so do filters and arithmetic on data of the wrong shape (``|first`` on a number,
+  a division by zero): a blank, not a failed send.
 
 Mapping keys win over dict methods, so ``{{ event.items }}`` is the ``items`` property,
-not ``dict.items``. The sandbox blocks access to Python internals. Errors that are
-not about missing data (a filter applied to the wrong type, division by zero) raise
-:class:`RenderError` so the caller can fail the message with a reason rather than
-send something broken. ``check_template`` reports syntax errors and unknown filters
-at load time (``storeflow rules check``).
+not ``dict.items``. The sandbox blocks access to Python internals. What remains an
+error raises :class:`RenderError`, so the caller can fail the message with a reason:
+sandbox violations (``range(10**7)``), ordering values that cannot be ordered
+(``{% if "a" > 1 %}``), calling something that is not callable. ``check_template``
+reports syntax errors and unknown filters at load time (``storeflow rules check``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -60,8 +63,46 @@ class Blank(ChainableUndefined):
         return 0.0
 
 
+_DATA_ERRORS = (TypeError, ValueError, AttributeError, LookupError, ArithmeticError)
+
+
+def _forgiving(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter that yields a blank instead of raising on data of the wrong shape."""
+
+    @functools.wraps(function)  # keeps jinja's pass_context / pass_environment markers
+    def forgiving(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except _DATA_ERRORS:
+            return Blank()
+
+    return forgiving
+
+
 class _Environment(SandboxedEnvironment):
-    """Mapping keys before attributes; ``null`` behaves like a missing key."""
+    """Mapping keys before attributes; ``null`` behaves like a missing key.
+
+    Arithmetic and filters on data of the wrong shape give a blank, like missing data.
+    """
+
+    intercepted_binops = frozenset(["+", "-", "*", "/", "//", "%", "**"])
+    intercepted_unops = frozenset(["+", "-"])
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.filters = {name: _forgiving(f) for name, f in self.filters.items()}
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        try:
+            return super().call_binop(context, operator, left, right)
+        except _DATA_ERRORS:
+            return self.undefined(name=operator)
+
+    def call_unop(self, context: Any, operator: str, arg: Any) -> Any:
+        try:
+            return super().call_unop(context, operator, arg)
+        except _DATA_ERRORS:
+            return self.undefined(name=operator)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping):

@@ -810,3 +810,52 @@ def ping_request(
     return WebhookRequest(
         headers=headers, body=f"webhook_id={webhook_id}".encode(), content_type=content_type
     )
+
+
+# --- sync batches ------------------------------------------------------------------
+
+
+def sync_batch(
+    items: Sequence[dict[str, Any]],
+    *,
+    sync_run_id: str = "cmd_initial",
+    page: int = 1,
+    is_last: bool = True,
+) -> dict[str, Any]:
+    """The body of ``POST /api/woocommerce/sync/<resource>``: one page of REST objects."""
+    return {"syncRunId": sync_run_id, "page": page, "isLast": is_last, "items": list(items)}
+
+
+def catalogue(
+    products: int, variations_per_product: int = 3, *, first_id: int = 10_000
+) -> list[dict[str, Any]]:
+    """Variable products each followed by their variations (ids from ``first_id`` up)."""
+    items: list[dict[str, Any]] = []
+    next_id = first_id
+    colors = ("Red", "Blue", "Green", "Black", "White")
+    for number in range(products):
+        parent_id = next_id
+        variation_ids = list(range(parent_id + 1, parent_id + 1 + variations_per_product))
+        next_id += 1 + variations_per_product
+        name = f"Hoodie {number}"
+        items.append(
+            product_variable(
+                id=parent_id,
+                name=name,
+                variation_ids=variation_ids,
+                colors=colors[:variations_per_product],
+            )
+        )
+        for offset, variation_id in enumerate(variation_ids):
+            items.append(
+                variation(
+                    id=variation_id,
+                    parent_id=parent_id,
+                    parent_name=name,
+                    options=(("Color", colors[offset % len(colors)]),),
+                    sku=f"H{parent_id}-{offset}",
+                    stock_quantity=offset,
+                    image_src=f"https://shop.example.com/wp-content/uploads/h{variation_id}.jpg",
+                )
+            )
+    return items

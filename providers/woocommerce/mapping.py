@@ -18,7 +18,8 @@ anything else (plugin statuses)                 not mapped: ``Mapped(ignored=...
 Why these choices:
 
 * ``pending`` ("pending payment") counts as placed, as the product issue asks
-  (created/pending/processing/on-hold -> order_placed). WooCommerce payloads show
+  (created/pending/processing/on-hold -> order_placed), with
+  ``Order.awaiting_payment`` set: core does not count it as revenue until it is paid. WooCommerce payloads show
   the state at delivery time and coalesce updates (wire-formats.md A5), so an order
   is often first seen already ``processing``; that is placed too.
 * Drafts are carts in disguise: block checkout creates a ``checkout-draft`` order as
@@ -86,6 +87,11 @@ STATE_BY_STATUS: dict[str, OrderStatus] = {
     "failed": "cancelled",
     "refunded": "refunded",
 }
+
+# Placed but unpaid: an order (``order_placed``), but not revenue until it is paid.
+# ``on-hold`` (awaiting a bank transfer or cheque) counts as revenue, as it does in
+# WooCommerce Analytics, whose default excluded statuses are pending, failed, cancelled.
+AWAITING_PAYMENT = frozenset({"pending"})
 
 # Orders that are not orders yet (or any more).
 IGNORED_STATUSES = frozenset({"checkout-draft", "draft", "auto-draft", "new", "trash"})
@@ -217,6 +223,7 @@ def map_order(order: wire.Order, store: StoreContext) -> Mapped:
         customer=customer,
         first_name=first_name,
         last_name=last_name,
+        awaiting_payment=status in AWAITING_PAYMENT,
     )
     return Mapped(records=(record,))
 
@@ -355,7 +362,7 @@ def _map_variation(product: wire.Product, store: StoreContext) -> Product:
 
 def _variation_title(product: wire.Product) -> str:
     """A variation's ``attributes[].option`` values ("Blue, Large"), else its name."""
-    options = [attr.option.strip() for attr in product.attributes]
+    options = [plain_text(attr.option) for attr in product.attributes if attr.option]
     options = [option for option in options if option]
     if options:
         return ", ".join(options)

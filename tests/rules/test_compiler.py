@@ -46,18 +46,24 @@ COFFEE = compiled(
             {"path": "totalCents", "operator": "greater_than", "value": 1000},
             {"path": "lineItems[].providerProductId", "operator": "one_of", "value": ["501"]},
         ],
-        "subscriberFilters": [{"path": "subscriber.ordersCount", "operator": "less_than", "value": 3}],
+        "subscriberFilters": [
+            {"path": "subscriber.ordersCount", "operator": "less_than", "value": 3}
+        ],
     }
 )
 
 
 def test_a_matching_event_has_no_reasons() -> None:
-    assert COFFEE.match(ORDER, order("77", "501", totalCents=2500), {"ordersCount": 1}) == MatchResult(True, [])
+    assert COFFEE.match(
+        ORDER, order("77", "501", totalCents=2500), {"ordersCount": 1}
+    ) == MatchResult(True, [])
 
 
 def test_reasons_name_each_failing_filter() -> None:
     result = COFFEE.match(ORDER, order("77", totalCents=2500), {"ordersCount": 1})
-    assert result == MatchResult(False, ["filter[1] lineItems[].providerProductId one_of ['501']: got ['77']"])
+    assert result == MatchResult(
+        False, ["filter[1] lineItems[].providerProductId one_of ['501']: got ['77']"]
+    )
 
 
 def test_every_failing_filter_is_explained() -> None:
@@ -77,7 +83,10 @@ def test_another_event_name_is_one_reason() -> None:
 
 def test_subscriber_paths_work_in_event_filters_too() -> None:
     sequence = compiled(
-        trigger={"event": ORDER, "filters": [{"path": "subscriber.tags", "operator": "contains", "value": "vip"}]}
+        trigger={
+            "event": ORDER,
+            "filters": [{"path": "subscriber.tags", "operator": "contains", "value": "vip"}],
+        }
     )
     assert sequence.matches(ORDER, {}, {"tags": ["vip"]})
     assert not sequence.matches(ORDER, {"subscriber": {"tags": ["vip"]}}, {"tags": []})
@@ -105,7 +114,15 @@ def test_matching_field_needs_a_value() -> None:
 
 @pytest.mark.parametrize(
     ("value", "key"),
-    [("601", "601"), (601, "601"), (601.0, "601"), (12.50, "12.5"), (True, "true"), ({"a": 1}, None), (None, None)],
+    [
+        ("601", "601"),
+        (601, "601"),
+        (601.0, "601"),
+        (12.50, "12.5"),
+        (True, "true"),
+        ({"a": 1}, None),
+        (None, None),
+    ],
 )
 def test_enrollment_key_is_canonical_text(value: Any, key: str | None) -> None:
     sequence = compiled(enrollment={"mode": "matching_field", "fieldPath": "order.id"})
@@ -125,11 +142,21 @@ REFILL = compiled(
             "type": "event_received",
             "event": ORDER,
             "filters": [{"path": "status", "operator": "not_equals", "value": "failed"}],
-            "match": [{"entryPath": "product.providerProductId", "eventPath": "lineItems[].providerProductId"}],
+            "match": [
+                {
+                    "entryPath": "product.providerProductId",
+                    "eventPath": "lineItems[].providerProductId",
+                }
+            ],
         },
         {"type": "has_tag", "tag": "vip"},
         {"type": "field_changed", "field": "subscriber.email"},
-        {"type": "field_changed", "field": "subscriber.ordersCount", "operator": "greater_than", "value": 5},
+        {
+            "type": "field_changed",
+            "field": "subscriber.ordersCount",
+            "operator": "greater_than",
+            "value": 5,
+        },
     ],
 )
 ENTRY = {"product": {"providerProductId": "501", "providerVariantId": "601"}}
@@ -165,7 +192,12 @@ def test_match_rules_are_array_aware_on_the_entry_side() -> None:
             {
                 "type": "event_received",
                 "event": ORDER,
-                "match": [{"entryPath": "lineItems[].providerProductId", "eventPath": "lineItems[].providerProductId"}],
+                "match": [
+                    {
+                        "entryPath": "lineItems[].providerProductId",
+                        "eventPath": "lineItems[].providerProductId",
+                    }
+                ],
             }
         ],
     )
@@ -215,7 +247,10 @@ def test_subscriber_stop_reason(subscriber: dict[str, Any], reason: str | None) 
 
 
 def test_unsubscribing_stops_even_without_stop_conditions() -> None:
-    assert compiled(stop=[]).subscriber_stop_reason({"status": "unsubscribed"}) == "subscriber unsubscribed"
+    assert (
+        compiled(stop=[]).subscriber_stop_reason({"status": "unsubscribed"})
+        == "subscriber unsubscribed"
+    )
 
 
 def test_default_stops_are_labelled() -> None:
@@ -234,8 +269,17 @@ def test_branch_conditions_are_compiled_once_and_see_the_subscriber() -> None:
         steps=[
             {
                 "branch": {
-                    "if": [{"path": "subscriber.ordersCount", "operator": "greater_than", "value": 1}],
-                    "then": [{"branch": {"if": [{"path": "totalCents", "operator": "exists"}], "then": [{"tag": {"add": ["x"]}}]}}],
+                    "if": [
+                        {"path": "subscriber.ordersCount", "operator": "greater_than", "value": 1}
+                    ],
+                    "then": [
+                        {
+                            "branch": {
+                                "if": [{"path": "totalCents", "operator": "exists"}],
+                                "then": [{"tag": {"add": ["x"]}}],
+                            }
+                        }
+                    ],
                 }
             }
         ]
@@ -261,7 +305,12 @@ def test_an_empty_condition_holds() -> None:
 
 # --- sending windows -------------------------------------------------------------------
 
-OFFICE = Window(weekdays=["mon", "tue", "wed", "thu", "fri"], start="09:00", end="17:00", timezone="Europe/Paris")
+OFFICE = Window(
+    weekdays=["mon", "tue", "wed", "thu", "fri"],
+    start="09:00",
+    end="17:00",
+    timezone="Europe/Paris",
+)
 
 
 @pytest.mark.parametrize(
@@ -287,8 +336,12 @@ def test_next_send_time(after: datetime, expected: datetime) -> None:
 
 def test_a_window_until_midnight() -> None:
     late = Window(weekdays=["sat"], start="20:00", end="24:00", timezone="UTC")
-    assert next_send_time(late, datetime(2025, 5, 3, 23, 59, tzinfo=UTC)) == datetime(2025, 5, 3, 23, 59, tzinfo=UTC)
-    assert next_send_time(late, datetime(2025, 5, 4, 0, 0, tzinfo=UTC)) == datetime(2025, 5, 10, 20, 0, tzinfo=UTC)
+    assert next_send_time(late, datetime(2025, 5, 3, 23, 59, tzinfo=UTC)) == datetime(
+        2025, 5, 3, 23, 59, tzinfo=UTC
+    )
+    assert next_send_time(late, datetime(2025, 5, 4, 0, 0, tzinfo=UTC)) == datetime(
+        2025, 5, 10, 20, 0, tzinfo=UTC
+    )
 
 
 def test_next_send_time_needs_an_aware_datetime() -> None:
@@ -307,7 +360,9 @@ subscribers = st.fixed_dictionaries({}, optional={"ordersCount": st.integers(0, 
 
 
 @given(st.sampled_from([ORDER, "ecommerce.cart_started"]), events, subscribers)
-def test_matches_is_match_without_reasons(name: str, event: dict[str, Any], subscriber: dict[str, Any]) -> None:
+def test_matches_is_match_without_reasons(
+    name: str, event: dict[str, Any], subscriber: dict[str, Any]
+) -> None:
     result = COFFEE.match(name, event, subscriber)
     assert COFFEE.matches(name, event, subscriber) is result.matched
     assert result.matched is (result.reasons == [])

@@ -26,7 +26,12 @@ CART_EVENTS = ("ecommerce.cart_started", "ecommerce.checkout_started", "ecommerc
 
 
 def sequence_on(event: str, **changes: Any) -> CompiledSequence:
-    data: dict[str, Any] = {"id": "s", "name": "S", "trigger": {"event": event}, "steps": [{"tag": {"add": ["x"]}}]}
+    data: dict[str, Any] = {
+        "id": "s",
+        "name": "S",
+        "trigger": {"event": event},
+        "steps": [{"tag": {"add": ["x"]}}],
+    }
     data.update(changes)
     return compile_sequence(structure_sequence(data))
 
@@ -41,13 +46,21 @@ def test_replenishment_and_back_in_stock_run_once_per_variant(event: str) -> Non
     assert sequence_on(event).enrollment == PER_VARIANT
 
 
-@pytest.mark.parametrize("event", [e for e in EVENT_NAMES if e not in ("ecommerce.replenishment_due", "ecommerce.back_in_stock")])
+@pytest.mark.parametrize(
+    "event",
+    [e for e in EVENT_NAMES if e not in ("ecommerce.replenishment_due", "ecommerce.back_in_stock")],
+)
 def test_other_events_enrol_without_limit(event: str) -> None:
     assert default_enrollment(event) == Enrollment(mode="unlimited")
 
 
 @pytest.mark.parametrize(
-    "event", [e for e in EVENT_NAMES if e not in (*CART_EVENTS, "ecommerce.replenishment_due", "ecommerce.back_in_stock")]
+    "event",
+    [
+        e
+        for e in EVENT_NAMES
+        if e not in (*CART_EVENTS, "ecommerce.replenishment_due", "ecommerce.back_in_stock")
+    ],
 )
 def test_other_events_have_no_default_stops(event: str) -> None:
     assert default_stops(event) == []
@@ -59,7 +72,9 @@ def test_every_default_is_a_valid_sequence(event: str) -> None:
     sequence = Sequence(
         id="d",
         name="D",
-        trigger=structure_sequence({"id": "d", "name": "D", "trigger": {"event": event}, "steps": [{"delay": {}}]}).trigger,
+        trigger=structure_sequence(
+            {"id": "d", "name": "D", "trigger": {"event": event}, "steps": [{"delay": {}}]}
+        ).trigger,
         enrollment=default_enrollment(event),
         stop=default_stops(event),
         steps=[],
@@ -93,15 +108,25 @@ def test_replenishment_at_variant_level_needs_the_same_variant() -> None:
 
 def test_the_order_that_scheduled_the_reminder_does_not_stop_it() -> None:
     refill = sequence_on("ecommerce.replenishment_due")
-    assert refill.stop_reason(REFILL_ENTRY, ORDER, bought("501", "601"), T0 - timedelta(days=30), T0) is None
+    assert (
+        refill.stop_reason(REFILL_ENTRY, ORDER, bought("501", "601"), T0 - timedelta(days=30), T0)
+        is None
+    )
 
 
 def test_back_in_stock_stops_when_the_variant_sells_out_or_is_bought() -> None:
     restock = sequence_on("ecommerce.back_in_stock")
     sold_out = "ecommerce.back_in_stock_out_of_stock"
     assert restock.stop_events == frozenset({sold_out, ORDER})
-    assert restock.stop_reason(REFILL_ENTRY, sold_out, {"product": {"providerVariantId": "601"}}, LATER, T0)
-    assert restock.stop_reason(REFILL_ENTRY, sold_out, {"product": {"providerVariantId": "602"}}, LATER, T0) is None
+    assert restock.stop_reason(
+        REFILL_ENTRY, sold_out, {"product": {"providerVariantId": "601"}}, LATER, T0
+    )
+    assert (
+        restock.stop_reason(
+            REFILL_ENTRY, sold_out, {"product": {"providerVariantId": "602"}}, LATER, T0
+        )
+        is None
+    )
     assert restock.stop_reason(REFILL_ENTRY, ORDER, bought("501", "601"), LATER, T0)
     assert restock.stop_reason(REFILL_ENTRY, ORDER, bought("501", "602"), LATER, T0) is None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
 from rules.compiler import CompiledSequence, MatchResult, compile_sequence
@@ -36,7 +36,11 @@ def sequence(
 def on_product(id: str, *product_ids: Any, **kwargs: Any) -> CompiledSequence:
     operator = "equals" if len(product_ids) == 1 else "one_of"
     value = product_ids[0] if len(product_ids) == 1 else list(product_ids)
-    return sequence(id, filters=[{"path": "lineItems[].providerProductId", "operator": operator, "value": value}], **kwargs)
+    return sequence(
+        id,
+        filters=[{"path": "lineItems[].providerProductId", "operator": operator, "value": value}],
+        **kwargs,
+    )
 
 
 def order(*product_ids: Any, **extra: Any) -> dict[str, Any]:
@@ -78,13 +82,24 @@ def test_every_product_path_is_indexed() -> None:
 
 
 def test_only_active_sequences_match() -> None:
-    index = RuleIndex([on_product("paused", "1", status="paused"), on_product("draft", "1", status="draft"), on_product("live", "1")])
+    index = RuleIndex(
+        [
+            on_product("paused", "1", status="paused"),
+            on_product("draft", "1", status="draft"),
+            on_product("live", "1"),
+        ]
+    )
     assert ids(index.match(ORDER, order("1"))) == ["live"]
 
 
 def test_results_are_ordered_by_priority_then_id() -> None:
     index = RuleIndex(
-        [sequence("b", priority=10), on_product("c", "1", priority=90), sequence("a", priority=10), on_product("z", "1", priority=90)]
+        [
+            sequence("b", priority=10),
+            on_product("c", "1", priority=90),
+            sequence("a", priority=10),
+            on_product("z", "1", priority=90),
+        ]
     )
     assert ids(index.match(ORDER, order("1"))) == ["c", "z", "a", "b"]
     assert all(result == MatchResult(True, []) for _, result in index.match(ORDER, order("1")))
@@ -115,24 +130,38 @@ def test_a_matching_field_sequence_needs_its_key() -> None:
         filters=[{"path": "product.providerProductId", "operator": "equals", "value": "5"}],
     )
     index = RuleIndex([restock])
-    assert ids(index.match("ecommerce.back_in_stock", {"product": {"providerProductId": "5", "providerVariantId": "6"}})) == ["restock"]
+    assert ids(
+        index.match(
+            "ecommerce.back_in_stock",
+            {"product": {"providerProductId": "5", "providerVariantId": "6"}},
+        )
+    ) == ["restock"]
     assert index.match("ecommerce.back_in_stock", {"product": {"providerProductId": "5"}}) == []
 
 
 # --- hypothesis: the index answers exactly what the scan answers ------------------------
 
-EVENTS = [ORDER, "ecommerce.cart_started", "ecommerce.back_in_stock"]
-PRODUCT_IDS = ["501", "502", "0501", 501, 502.0, "77", "true", True, "abc", "ABC"]
-OTHER_PATHS = ["totalCents", "lineItems[].quantity", "subscriber.ordersCount", "subscriber.tags", "currency"]
+EVENTS = [ORDER, "ecommerce.back_in_stock"]
+# Few ids, in every JSON shape that equality treats specially, so that collisions
+# between "501", 501, 501.0 and "0501" (and "true"/True) are common.
+PRODUCT_IDS = ["501", 501, 501.0, "0501", "77", "true", True, "True"]
+OTHER_PATHS = [
+    "totalCents",
+    "lineItems[].quantity",
+    "subscriber.ordersCount",
+    "subscriber.tags",
+    "currency",
+]
 OTHER_VALUES = [0, 1, 2, "2", 1500, "EUR", "vip", 2.5]
 
 
 @st.composite
-def filters(draw: st.DrawFn) -> Filter:
-    path = draw(st.sampled_from(list(PRODUCT_PATHS) + OTHER_PATHS))
+def filters(draw: st.DrawFn, product: bool = False) -> Filter:
+    path = draw(st.sampled_from(PRODUCT_PATHS if product else list(PRODUCT_PATHS) + OTHER_PATHS))
     pool = PRODUCT_IDS if path in PRODUCT_PATHS else OTHER_VALUES
     # Product paths mostly get the indexable operators, but not always.
-    operator = draw(st.sampled_from(["equals", "one_of", "equals", "one_of", *OPERATORS]))
+    indexable = ["equals", "one_of"] * (6 if product else 1)
+    operator = draw(st.sampled_from([*indexable, *OPERATORS]))
     if operator in ("exists", "not_exists"):
         value = None
     elif operator == "one_of":
@@ -146,16 +175,30 @@ def filters(draw: st.DrawFn) -> Filter:
 
 @st.composite
 def sequences(draw: st.DrawFn, number: int) -> CompiledSequence:
+    product_filter = draw(filters(product=True))
+    other = draw(st.lists(filters(), max_size=2))
+    position = draw(st.integers(0, len(other)))
+    # Most sequences carry an indexable product filter somewhere among their filters.
+    chosen = (
+        other[:position] + [product_filter] + other[position:] if draw(st.integers(0, 3)) else other
+    )
     enrollment = draw(
-        st.sampled_from([None, Enrollment(mode="matching_field", field_path="product.providerVariantId")])
+        st.sampled_from(
+            [
+                None,
+                None,
+                None,
+                Enrollment(mode="matching_field", field_path="product.providerVariantId"),
+            ]
+        )
     )
     return compile_sequence(
         Sequence(
             id=draw(st.sampled_from(["a", "b", "c", f"s{number}"])),  # duplicate ids happen
             name="n",
-            status=draw(st.sampled_from(["active", "active", "paused", "draft"])),
+            status=draw(st.sampled_from(["active", "active", "active", "paused", "draft"])),
             priority=draw(st.sampled_from([0, 50, 50, 100])),
-            trigger=Trigger(event=draw(st.sampled_from(EVENTS)), filters=draw(st.lists(filters(), max_size=3))),
+            trigger=Trigger(event=draw(st.sampled_from(EVENTS)), filters=chosen),
             enrollment=enrollment,
             steps=[Tag(add=["x"])],
         )
@@ -176,30 +219,95 @@ line_items = st.lists(
     max_size=4,
 )
 event_properties = st.fixed_dictionaries(
-    {},
-    optional={
+    {
         "lineItems": line_items,
-        "product": st.fixed_dictionaries({}, optional={"providerProductId": ids_or_missing, "providerVariantId": ids_or_missing}),
+        "product": st.fixed_dictionaries(
+            {}, optional={"providerProductId": ids_or_missing, "providerVariantId": ids_or_missing}
+        ),
+    },
+    optional={
         "totalCents": st.sampled_from([0, 1500, "2000", 99999]),
         "currency": st.sampled_from(["EUR", "USD"]),
     },
 )
 subscribers = st.fixed_dictionaries(
-    {}, optional={"ordersCount": st.sampled_from([0, 1, 2, "2"]), "tags": st.lists(st.sampled_from(["vip", "x"]), max_size=2)}
+    {},
+    optional={
+        "ordersCount": st.sampled_from([0, 1, 2, "2"]),
+        "tags": st.lists(st.sampled_from(["vip", "x"]), max_size=2),
+    },
 )
 
 
 @settings(max_examples=250, deadline=None)
 @given(rule_sets, st.sampled_from(EVENTS), event_properties, subscribers)
 def test_index_match_equals_naive_match(
-    rules: tuple[CompiledSequence, ...], event: str, properties: dict[str, Any], subscriber: dict[str, Any]
+    rules: tuple[CompiledSequence, ...],
+    event: str,
+    properties: dict[str, Any],
+    subscriber: dict[str, Any],
 ) -> None:
     index = RuleIndex(rules)
     indexed = index.match(event, properties, subscriber)
+    target(float(len(indexed)))  # steer towards events that enrol, where the index must not miss
     scanned = naive_match(rules, event, properties, subscriber)
     assert [s for s, _ in indexed] == [s for s, _ in scanned]  # same objects, same order
     assert [r for _, r in indexed] == [r for _, r in scanned]
-    assert [s for s, _ in index.naive_match(event, properties, subscriber)] == [s for s, _ in scanned]
+    assert [s for s, _ in index.naive_match(event, properties, subscriber)] == [
+        s for s, _ in scanned
+    ]
     # and each is exactly what the sequence itself says
-    expected = {id(s) for s in rules if s.status == "active" and s.match(event, properties, subscriber).matched}
+    expected = {
+        id(s)
+        for s in rules
+        if s.status == "active" and s.match(event, properties, subscriber).matched
+    }
     assert {id(s) for s, _ in indexed} == expected
+
+
+@st.composite
+def product_rules(draw: st.DrawFn, number: int) -> CompiledSequence:
+    """One indexable filter and nothing else: the part of the index most likely to miss."""
+    path = draw(st.sampled_from(PRODUCT_PATHS))
+    if draw(st.booleans()):
+        trigger_filter = Filter(
+            path=path, operator="equals", value=draw(st.sampled_from(PRODUCT_IDS))
+        )
+    else:
+        values = draw(st.lists(st.sampled_from(PRODUCT_IDS), min_size=1, max_size=3))
+        trigger_filter = Filter(path=path, operator="one_of", value=values)
+    return compile_sequence(
+        Sequence(
+            id=f"p{number}",
+            name="n",
+            trigger=Trigger(event=ORDER, filters=[trigger_filter]),
+            stop=[],
+            steps=[Tag(add=["x"])],
+        )
+    )
+
+
+product_rule_sets = st.integers(1, 8).flatmap(
+    lambda n: st.tuples(*(product_rules(i) for i in range(n)))
+)
+one_id = st.sampled_from(PRODUCT_IDS)
+product_events = st.fixed_dictionaries(
+    {
+        "lineItems": st.lists(
+            st.fixed_dictionaries({"providerProductId": one_id, "providerVariantId": one_id}),
+            max_size=3,
+        ),
+        "product": st.fixed_dictionaries(
+            {"providerProductId": one_id, "providerVariantId": one_id}
+        ),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(product_rule_sets, product_events)
+def test_index_never_misses_a_product_rule(
+    rules: tuple[CompiledSequence, ...], properties: dict[str, Any]
+) -> None:
+    indexed = RuleIndex(rules).match(ORDER, properties, {})
+    assert [s for s, _ in indexed] == [s for s, _ in naive_match(rules, ORDER, properties, {})]

@@ -82,7 +82,9 @@ def test_a_directory_loads_every_file_in_order(rules_dir: Path) -> None:
     assert [s.id for s in sequences] == ["cart-1h", "cart-vip", "coffee-refill"]
     assert check_path(rules_dir) == []
     refill = sequences[2]
-    assert refill.trigger.filters == [Filter(path="product.providerProductId", operator="one_of", value=["501", "502"])]
+    assert refill.trigger.filters == [
+        Filter(path="product.providerProductId", operator="one_of", value=["501", "502"])
+    ]
     assert refill.steps[1] == Email(
         subject="Time to restock {{ product.title }}",
         body='Hello {{ subscriber.firstName|default("there") }},\ntime to restock.\n',
@@ -154,7 +156,10 @@ def test_invalid_files_give_one_message_per_problem_and_load_nothing(rules_dir: 
         ),
         (
             "id: x\nname: X\ntrigger:\n  event: signup\nsteps: [{tag: {add: [a]}}]\n",
-            ["rules/r.yaml:4 trigger.event: unknown event 'signup'; must be one of " + ", ".join(EVENT_NAMES)],
+            [
+                "rules/r.yaml:4 trigger.event: unknown event 'signup'; must be one of "
+                + ", ".join(EVENT_NAMES)
+            ],
         ),
         (
             "id: x\nname: X\ntrigger: {event: ecommerce.order_placed}\nstop:\n  - type: event_received\n"
@@ -170,11 +175,24 @@ def test_invalid_files_give_one_message_per_problem_and_load_nothing(rules_dir: 
             "id: x\nname: X\nname: Y\ntrigger: {event: ecommerce.order_placed}\nsteps: [{tag: {add: [a]}}]\n",
             ["rules/r.yaml:3 name: duplicate key 'name'"],
         ),
-        ("id: x\nname: [unclosed\n", ["rules/r.yaml:3: invalid YAML: while parsing a flow sequence expected ',' or ']', but got '<stream end>'"]),
+        (
+            "id: x\nname: [unclosed\n",
+            [
+                "rules/r.yaml:3: invalid YAML: while parsing a flow sequence expected ',' or ']', but got '<stream end>'"
+            ],
+        ),
         ("", ["rules/r.yaml:1: empty file: expected a sequence, or a list under sequences:"]),
-        ("- a\n- b\n", ["rules/r.yaml:1: expected a sequence (a mapping), or a list under sequences:"]),
+        (
+            "- a\n- b\n",
+            ["rules/r.yaml:1: expected a sequence (a mapping), or a list under sequences:"],
+        ),
         ("sequences: {id: x}\n", ["rules/r.yaml:1: sequences: must be a list of sequences"]),
-        ("a: 1\n---\nb: 2\n", ["rules/r.yaml:2: invalid YAML: expected a single document in the stream but found another document"]),
+        (
+            "a: 1\n---\nb: 2\n",
+            [
+                "rules/r.yaml:2: invalid YAML: expected a single document in the stream but found another document"
+            ],
+        ),
     ],
 )
 def test_problem_messages(rules_dir: Path, text: str, expected: list[str]) -> None:
@@ -223,12 +241,21 @@ def test_yaml_scalars_follow_yaml_1_2(rules_dir: Path) -> None:
         """,
     )
     (sequence,) = load_path(rules_dir)
-    assert [f.value for f in sequence.trigger.filters] == ["0501", "no", "2025-01-01", 10, True, 1.5]
+    assert [f.value for f in sequence.trigger.filters] == [
+        "0501",
+        "no",
+        "2025-01-01",
+        10,
+        True,
+        1.5,
+    ]
     assert sequence.steps[0].until.start == "10:30"  # type: ignore[union-attr]
 
 
 def test_a_missing_path_is_a_problem(tmp_path: Path) -> None:
-    assert check_path(tmp_path / "nope") == [Problem(str(tmp_path / "nope"), None, "", "no such file or directory")]
+    assert check_path(tmp_path / "nope") == [
+        Problem(str(tmp_path / "nope"), None, "", "no such file or directory")
+    ]
 
 
 def test_an_empty_directory_loads_nothing(rules_dir: Path) -> None:

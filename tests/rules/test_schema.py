@@ -45,7 +45,9 @@ API_EXAMPLE: dict[str, Any] = {
     "priority": 50,
     "trigger": {
         "event": "ecommerce.replenishment_due",
-        "filters": [{"path": "product.providerProductId", "operator": "one_of", "value": ["501", "502"]}],
+        "filters": [
+            {"path": "product.providerProductId", "operator": "one_of", "value": ["501", "502"]}
+        ],
     },
     "enrollment": {"mode": "matching_field", "fieldPath": "product.providerVariantId"},
     "stop": [
@@ -53,13 +55,24 @@ API_EXAMPLE: dict[str, Any] = {
             "type": "event_received",
             "event": "ecommerce.order_placed",
             "filters": [],
-            "match": [{"entryPath": "product.providerProductId", "eventPath": "lineItems[].providerProductId"}],
+            "match": [
+                {
+                    "entryPath": "product.providerProductId",
+                    "eventPath": "lineItems[].providerProductId",
+                }
+            ],
         },
         {"type": "has_tag", "tag": "vip"},
     ],
     "steps": [
         {"delay": {"days": 0, "hours": 0, "minutes": 0, "seconds": 30}},
-        {"email": {"subject": "Time to restock {{ product.title }}", "body": "...", "from": "shop@example.com"}},
+        {
+            "email": {
+                "subject": "Time to restock {{ product.title }}",
+                "body": "...",
+                "from": "shop@example.com",
+            }
+        },
         {"tag": {"add": ["refill-reminded"], "remove": []}},
         {"webhook": {"url": "https://hooks.example.com/refill"}},
     ],
@@ -88,11 +101,18 @@ def test_the_api_example_structures_and_round_trips_exactly() -> None:
     assert sequence.trigger.filters == [
         Filter(path="product.providerProductId", operator="one_of", value=["501", "502"])
     ]
-    assert sequence.enrollment == Enrollment(mode="matching_field", field_path="product.providerVariantId")
+    assert sequence.enrollment == Enrollment(
+        mode="matching_field", field_path="product.providerVariantId"
+    )
     assert sequence.stop == [
         EventReceived(
             event="ecommerce.order_placed",
-            match=[MatchRule(entry_path="product.providerProductId", event_path="lineItems[].providerProductId")],
+            match=[
+                MatchRule(
+                    entry_path="product.providerProductId",
+                    event_path="lineItems[].providerProductId",
+                )
+            ],
         ),
         HasTag(tag="vip"),
     ]
@@ -127,8 +147,21 @@ def test_an_explicit_empty_stop_list_is_kept() -> None:
     [
         ({"delay": {"hours": 2}}, Delay(hours=2)),
         (
-            {"delay": {"until": {"weekdays": ["mon", "fri"], "start": "09:00", "end": "24:00", "timezone": "Europe/Paris"}}},
-            DelayUntil(until=Window(weekdays=["mon", "fri"], start="09:00", end="24:00", timezone="Europe/Paris")),
+            {
+                "delay": {
+                    "until": {
+                        "weekdays": ["mon", "fri"],
+                        "start": "09:00",
+                        "end": "24:00",
+                        "timezone": "Europe/Paris",
+                    }
+                }
+            },
+            DelayUntil(
+                until=Window(
+                    weekdays=["mon", "fri"], start="09:00", end="24:00", timezone="Europe/Paris"
+                )
+            ),
         ),
         ({"email": {"subject": "Hi", "body": "Body"}}, Email(subject="Hi", body="Body")),
         ({"webhook": {"url": "http://localhost:8080/x"}}, Webhook(url="http://localhost:8080/x")),
@@ -136,15 +169,26 @@ def test_an_explicit_empty_stop_list_is_kept() -> None:
         (
             {
                 "branch": {
-                    "if": [{"path": "subscriber.ordersCount", "operator": "greater_than", "value": 1}],
+                    "if": [
+                        {"path": "subscriber.ordersCount", "operator": "greater_than", "value": 1}
+                    ],
                     "then": [{"tag": {"add": ["repeat"]}}],
-                    "else": [{"branch": {"if": [{"path": "totalCents", "operator": "exists"}], "then": [{"delay": {"days": 1}}]}}],
+                    "else": [
+                        {
+                            "branch": {
+                                "if": [{"path": "totalCents", "operator": "exists"}],
+                                "then": [{"delay": {"days": 1}}],
+                            }
+                        }
+                    ],
                 }
             },
             Branch(
                 if_=[Filter(path="subscriber.ordersCount", operator="greater_than", value=1)],
                 then=[Tag(add=["repeat"])],
-                else_=[Branch(if_=[Filter(path="totalCents", operator="exists")], then=[Delay(days=1)])],
+                else_=[
+                    Branch(if_=[Filter(path="totalCents", operator="exists")], then=[Delay(days=1)])
+                ],
             ),
         ),
     ],
@@ -177,19 +221,31 @@ def test_step_kinds_and_delay_duration() -> None:
                 "event": "ecommerce.cart_cleared",
                 "filters": [{"path": "cartId", "operator": "exists"}],
                 "match": [{"entryPath": "cartId", "eventPath": "cartId"}],
-                "entryFilters": [{"path": "replenishmentMatch", "operator": "equals", "value": "variant"}],
+                "entryFilters": [
+                    {"path": "replenishmentMatch", "operator": "equals", "value": "variant"}
+                ],
             },
             EventReceived(
                 event="ecommerce.cart_cleared",
                 filters=[Filter(path="cartId", operator="exists")],
                 match=[MatchRule(entry_path="cartId", event_path="cartId")],
-                entry_filters=[Filter(path="replenishmentMatch", operator="equals", value="variant")],
+                entry_filters=[
+                    Filter(path="replenishmentMatch", operator="equals", value="variant")
+                ],
             ),
         ),
         ({"type": "has_tag", "tag": "vip"}, HasTag(tag="vip")),
-        ({"type": "field_changed", "field": "subscriber.email"}, FieldChanged(field="subscriber.email")),
         (
-            {"type": "field_changed", "field": "subscriber.ordersCount", "operator": "greater_than", "value": 1},
+            {"type": "field_changed", "field": "subscriber.email"},
+            FieldChanged(field="subscriber.email"),
+        ),
+        (
+            {
+                "type": "field_changed",
+                "field": "subscriber.ordersCount",
+                "operator": "greater_than",
+                "value": 1,
+            },
             FieldChanged(field="subscriber.ordersCount", operator="greater_than", value=1),
         ),
         ({"type": "unsubscribed"}, Unsubscribed()),
@@ -206,11 +262,15 @@ def test_subscriber_filters_on_the_trigger() -> None:
         minimal(
             trigger={
                 "event": "ecommerce.order_placed",
-                "subscriberFilters": [{"path": "subscriber.tags", "operator": "contains", "value": "vip"}],
+                "subscriberFilters": [
+                    {"path": "subscriber.tags", "operator": "contains", "value": "vip"}
+                ],
             }
         )
     )
-    assert sequence.trigger.subscriber_filters == [Filter(path="subscriber.tags", operator="contains", value="vip")]
+    assert sequence.trigger.subscriber_filters == [
+        Filter(path="subscriber.tags", operator="contains", value="vip")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -220,68 +280,160 @@ def test_subscriber_filters_on_the_trigger() -> None:
         ({"priority": True}, ["priority: expected an integer, got boolean True"]),
         ({"priority": 101}, ["priority: must be between 0 and 100, got 101"]),
         ({"status": "live"}, ["status: must be one of active, paused, draft"]),
-        ({"id": "Coffee Refill"}, ["id: must be a slug: lowercase letters, digits, '-' and '_', at most 64 characters"]),
+        (
+            {"id": "Coffee Refill"},
+            ["id: must be a slug: lowercase letters, digits, '-' and '_', at most 64 characters"],
+        ),
         ({"name": " "}, ["name: cannot be empty"]),
         ({"nmae": "x"}, ["nmae: unknown key"]),
         ({"steps": []}, ["steps: needs at least 1 step"]),
         ({"steps": "tag"}, ["steps: expected a list, got string 'tag'"]),
         (
             {"trigger": {"event": "ecommerce.order_place"}},
-            ["trigger.event: unknown event 'ecommerce.order_place'; did you mean ecommerce.order_placed?"],
+            [
+                "trigger.event: unknown event 'ecommerce.order_place'; did you mean ecommerce.order_placed?"
+            ],
         ),
         (
             {"trigger": {"event": "signup"}},
             ["trigger.event: unknown event 'signup'; must be one of " + ", ".join(EVENT_NAMES)],
         ),
         (
-            {"trigger": {"event": "ecommerce.order_placed", "filters": [{"path": "x", "operator": "eq", "value": 1}]}},
+            {
+                "trigger": {
+                    "event": "ecommerce.order_placed",
+                    "filters": [{"path": "x", "operator": "eq", "value": 1}],
+                }
+            },
             ["trigger.filters[0].operator: must be one of " + ", ".join(OPERATORS)],
         ),
         (
-            {"trigger": {"event": "ecommerce.order_placed", "filters": [{"path": "x", "operator": "exists"}] * 11}},
+            {
+                "trigger": {
+                    "event": "ecommerce.order_placed",
+                    "filters": [{"path": "x", "operator": "exists"}] * 11,
+                }
+            },
             ["trigger.filters: at most 10 filters allowed, got 11"],
         ),
         (
-            {"trigger": {"event": "ecommerce.order_placed", "filters": [{"path": "a..b", "operator": "equals"}]}},
+            {
+                "trigger": {
+                    "event": "ecommerce.order_placed",
+                    "filters": [{"path": "a..b", "operator": "equals"}],
+                }
+            },
             # The value check needs a valid filter first: one problem at a time per filter.
             ["trigger.filters[0].path: invalid path 'a..b': bad segment ''"],
         ),
         (
-            {"trigger": {"event": "ecommerce.order_placed", "filters": [{"path": "x", "operator": "one_of", "value": "5"}]}},
+            {
+                "trigger": {
+                    "event": "ecommerce.order_placed",
+                    "filters": [{"path": "x", "operator": "one_of", "value": "5"}],
+                }
+            },
             ["trigger.filters[0].value: one_of needs a list of 1 to 50 values"],
         ),
         (
-            {"trigger": {"event": "ecommerce.order_placed", "subscriberFilters": [{"path": "ordersCount", "operator": "exists"}]}},
-            ["trigger.subscriberFilters[0].path: must be a subscriber path such as subscriber.ordersCount"],
+            {
+                "trigger": {
+                    "event": "ecommerce.order_placed",
+                    "subscriberFilters": [{"path": "ordersCount", "operator": "exists"}],
+                }
+            },
+            [
+                "trigger.subscriberFilters[0].path: must be a subscriber path such as subscriber.ordersCount"
+            ],
         ),
         ({"trigger": {"filters": []}}, ["trigger.event: required"]),
-        ({"enrollment": {"mode": "matching_field"}}, ["enrollment.fieldPath: required when mode is matching_field"]),
         (
-            {"enrollment": {"mode": "matching_field", "fieldPath": "lineItems[].providerProductId"}},
+            {"enrollment": {"mode": "matching_field"}},
+            ["enrollment.fieldPath: required when mode is matching_field"],
+        ),
+        (
+            {
+                "enrollment": {
+                    "mode": "matching_field",
+                    "fieldPath": "lineItems[].providerProductId",
+                }
+            },
             ["enrollment.fieldPath: must be a path to one value, without []"],
         ),
-        ({"enrollment": {"mode": "one_time", "fieldPath": "x"}}, ["enrollment.fieldPath: only allowed when mode is matching_field"]),
-        ({"stop": [{"type": "tag"}]}, ["stop[0].type: must be one of event_received, has_tag, field_changed, unsubscribed"]),
+        (
+            {"enrollment": {"mode": "one_time", "fieldPath": "x"}},
+            ["enrollment.fieldPath: only allowed when mode is matching_field"],
+        ),
+        (
+            {"stop": [{"type": "tag"}]},
+            ["stop[0].type: must be one of event_received, has_tag, field_changed, unsubscribed"],
+        ),
         ({"stop": [{"tag": "vip"}]}, ["stop[0].type: required"]),
         ({"stop": [{"type": "has_tag"}]}, ["stop[0].tag: required"]),
-        ({"stop": [{"type": "event_received", "event": "order"}]}, ["stop[0].event: unknown event 'order'; must be one of " + ", ".join(EVENT_NAMES)]),
-        ({"stop": [{"type": "field_changed", "field": "subscriber.x", "value": 1}]}, ["stop[0].value: needs an operator"]),
+        (
+            {"stop": [{"type": "event_received", "event": "order"}]},
+            ["stop[0].event: unknown event 'order'; must be one of " + ", ".join(EVENT_NAMES)],
+        ),
+        (
+            {"stop": [{"type": "field_changed", "field": "subscriber.x", "value": 1}]},
+            ["stop[0].value: needs an operator"],
+        ),
         ({"stop": [{"type": "unsubscribed", "tag": "x"}]}, ["stop[0].tag: unknown key"]),
-        ({"steps": [{"dealy": {"days": 1}}]}, ["steps[0].dealy: unknown step type 'dealy'; must be one of delay, email, webhook, tag, branch"]),
-        ({"steps": [{}]}, ["steps[0]: must have exactly one of delay, email, webhook, tag, branch"]),
+        (
+            {"steps": [{"dealy": {"days": 1}}]},
+            [
+                "steps[0].dealy: unknown step type 'dealy'; must be one of delay, email, webhook, tag, branch"
+            ],
+        ),
+        (
+            {"steps": [{}]},
+            ["steps[0]: must have exactly one of delay, email, webhook, tag, branch"],
+        ),
         (
             {"steps": [{"delay": {"days": 1}, "tag": {"add": ["x"]}}]},
-            ["steps[0]: must have exactly one of delay, email, webhook, tag, branch, found delay and tag"],
+            [
+                "steps[0]: must have exactly one of delay, email, webhook, tag, branch, found delay and tag"
+            ],
         ),
         ({"steps": [{"tag": {"add": ["x"]}, "note": "y"}]}, ["steps[0].note: unknown key"]),
         ({"steps": [{"delay": {"days": -1}}]}, ["steps[0].delay.days: cannot be negative, got -1"]),
-        ({"steps": [{"delay": {"hours": 1.5}}]}, ["steps[0].delay.hours: expected an integer, got number 1.5"]),
         (
-            {"steps": [{"delay": {"days": 1, "until": {"weekdays": ["mon"], "start": "09:00", "end": "17:00", "timezone": "UTC"}}}]},
+            {"steps": [{"delay": {"hours": 1.5}}]},
+            ["steps[0].delay.hours: expected an integer, got number 1.5"],
+        ),
+        (
+            {
+                "steps": [
+                    {
+                        "delay": {
+                            "days": 1,
+                            "until": {
+                                "weekdays": ["mon"],
+                                "start": "09:00",
+                                "end": "17:00",
+                                "timezone": "UTC",
+                            },
+                        }
+                    }
+                ]
+            },
             ["steps[0].delay.days: cannot be combined with until"],
         ),
         (
-            {"steps": [{"delay": {"until": {"weekdays": ["mon", "mon", "xyz"], "start": "9:00", "end": "17:00", "timezone": "Mars/Base"}}}]},
+            {
+                "steps": [
+                    {
+                        "delay": {
+                            "until": {
+                                "weekdays": ["mon", "mon", "xyz"],
+                                "start": "9:00",
+                                "end": "17:00",
+                                "timezone": "Mars/Base",
+                            }
+                        }
+                    }
+                ]
+            },
             [
                 "steps[0].delay.until.weekdays[2]: must be one of mon, tue, wed, thu, fri, sat, sun",
                 "steps[0].delay.until.start: must be a time HH:MM (00:00 to 24:00)",
@@ -289,7 +441,20 @@ def test_subscriber_filters_on_the_trigger() -> None:
             ],
         ),
         (
-            {"steps": [{"delay": {"until": {"weekdays": [], "start": "18:00", "end": "09:00", "timezone": "UTC"}}}]},
+            {
+                "steps": [
+                    {
+                        "delay": {
+                            "until": {
+                                "weekdays": [],
+                                "start": "18:00",
+                                "end": "09:00",
+                                "timezone": "UTC",
+                            }
+                        }
+                    }
+                ]
+            },
             [
                 "steps[0].delay.until.weekdays: needs at least one weekday",
                 "steps[0].delay.until.end: must be after start (windows cannot span midnight)",
@@ -302,19 +467,44 @@ def test_subscriber_filters_on_the_trigger() -> None:
                 "steps[0].email.body: template syntax error: Unexpected end of template. Jinja was looking for the following tags: 'elif' or 'else' or 'endif'. The innermost block that needs to be closed is 'if' (template line 1)",
             ],
         ),
-        ({"steps": [{"email": {"subject": "{{ x|nosuch }}", "body": ""}}]}, ["steps[0].email.subject: template syntax error: No filter named 'nosuch' (template line 1)"]),
-        ({"steps": [{"email": {"subject": "Hi"}}]}, ["steps[0].email.body: required"]),
-        ({"steps": [{"webhook": {"url": "ftp://x"}}]}, ["steps[0].webhook.url: must be an http:// or https:// URL"]),
-        ({"steps": [{"tag": {"add": []}}]}, ["steps[0].tag: needs at least one tag to add or remove"]),
-        ({"steps": [{"tag": {"add": [""]}}]}, ["steps[0].tag.add[0]: cannot be empty"]),
-        ({"steps": [{"branch": {"if": [], "then": []}}]}, ["steps[0].branch.if: needs at least 1 filter"]),
         (
-            {"steps": [{"branch": {"if": [{"path": "x", "operator": "exists"}], "then": [{"webhook": {}}]}}]},
+            {"steps": [{"email": {"subject": "{{ x|nosuch }}", "body": ""}}]},
+            [
+                "steps[0].email.subject: template syntax error: No filter named 'nosuch' (template line 1)"
+            ],
+        ),
+        ({"steps": [{"email": {"subject": "Hi"}}]}, ["steps[0].email.body: required"]),
+        (
+            {"steps": [{"webhook": {"url": "ftp://x"}}]},
+            ["steps[0].webhook.url: must be an http:// or https:// URL"],
+        ),
+        (
+            {"steps": [{"tag": {"add": []}}]},
+            ["steps[0].tag: needs at least one tag to add or remove"],
+        ),
+        ({"steps": [{"tag": {"add": [""]}}]}, ["steps[0].tag.add[0]: cannot be empty"]),
+        (
+            {"steps": [{"branch": {"if": [], "then": []}}]},
+            ["steps[0].branch.if: needs at least 1 filter"],
+        ),
+        (
+            {
+                "steps": [
+                    {
+                        "branch": {
+                            "if": [{"path": "x", "operator": "exists"}],
+                            "then": [{"webhook": {}}],
+                        }
+                    }
+                ]
+            },
             ["steps[0].branch.then[0].webhook.url: required"],
         ),
     ],
 )
-def test_invalid_data_gives_one_message_per_problem(changes: dict[str, Any], expected: list[str]) -> None:
+def test_invalid_data_gives_one_message_per_problem(
+    changes: dict[str, Any], expected: list[str]
+) -> None:
     assert problems(minimal(**changes)) == expected
 
 
@@ -342,7 +532,9 @@ def test_eleven_invalid_filters_report_the_count_and_each_filter() -> None:
 
 
 def test_non_mapping_input() -> None:
-    assert problems(["not", "a", "mapping"]) == ["expected a mapping, got list ['not', 'a', 'mapping']"]
+    assert problems(["not", "a", "mapping"]) == [
+        "expected a mapping, got list ['not', 'a', 'mapping']"
+    ]
 
 
 def test_issue_paths() -> None:
@@ -361,7 +553,9 @@ array_paths = st.lists(st.tuples(keys, st.booleans()), min_size=1, max_size=3).m
     lambda parts: ".".join(key + ("[]" if array else "") for key, array in parts)
 )
 subscriber_paths = keys.map(lambda key: f"subscriber.{key}")
-text = st.text(alphabet=st.characters(exclude_characters="{}%#", exclude_categories=("Cs",)), max_size=12)
+text = st.text(
+    alphabet=st.characters(exclude_characters="{}%#", exclude_categories=("Cs",)), max_size=12
+)
 words = text.filter(lambda value: value.strip() != "")
 numbers = st.one_of(st.integers(-(10**6), 10**6), st.floats(allow_nan=False, allow_infinity=False))
 scalars = st.one_of(text, numbers, st.booleans())
@@ -438,7 +632,9 @@ stops = st.one_of(
         EventReceived,
         event=event_names,
         filters=st.lists(event_filters, max_size=3),
-        match=st.lists(st.builds(MatchRule, entry_path=array_paths, event_path=array_paths), max_size=3),
+        match=st.lists(
+            st.builds(MatchRule, entry_path=array_paths, event_path=array_paths), max_size=3
+        ),
         entry_filters=st.lists(event_filters, max_size=2),
     ),
     st.builds(HasTag, tag=words),

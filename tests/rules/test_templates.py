@@ -38,7 +38,10 @@ SUBSCRIBER = {"firstName": "Ada", "totalSpent": 47.8, "tags": ["vip"]}
         ("{% if event.missing > 3 %}big{% else %}small{% endif %}", "small"),
         ("{{ event.totalCents / 100 }}", "47.8"),
         ("{{ event.items[0] }}", "not dict.items"),  # keys win over dict methods
-        ("{% for item in event.lineItems %}{{ item.title }};{% endfor %}", "Coffee;Filter <papers>;"),
+        (
+            "{% for item in event.lineItems %}{{ item.title }};{% endfor %}",
+            "Coffee;Filter <papers>;",
+        ),
         ("{% for item in event.missing %}x{% endfor %}done", "done"),
         ("{{ subscriber.totalSpent }}", "47.8"),
         ("{{ event.missing|upper }}|{{ event.missing|length }}|{{ event.missing|int }}", "|0|0"),
@@ -66,17 +69,38 @@ def test_the_sandbox_keeps_python_out_of_reach() -> None:
         render("{{ range(10**7)|length }}", event=EVENT)
 
 
-def test_errors_that_are_not_missing_data_raise_render_error() -> None:
-    with pytest.raises(RenderError, match="ZeroDivisionError"):
-        render("{{ event.totalCents / 0 }}", event=EVENT)
+@pytest.mark.parametrize(
+    "source",
+    [
+        "[{{ event.totalCents / 0 }}]",
+        "[{{ event.totalCents|first }}]",
+        "[{{ event.city * event.city }}]",
+        "[{{ -event.city }}]",
+        "[{{ event.totalCents|join(',') }}]",
+    ],
+)
+def test_data_of_the_wrong_shape_renders_blank(source: str) -> None:
+    assert render(source, event=EVENT) == "[]"
+
+
+@pytest.mark.parametrize("source", ["{% if event.city > 1 %}x{% endif %}", "{{ event.city() }}"])
+def test_what_cannot_be_rendered_raises_render_error(source: str) -> None:
+    with pytest.raises(RenderError, match="template failed: TypeError"):
+        render(source, event=EVENT)
 
 
 @pytest.mark.parametrize(
     ("source", "message"),
     [
         ("Hi {{ subscriber.firstName }}", None),
-        ("Hi {{ name", "template syntax error: unexpected end of template, expected 'end of print statement' (template line 1)"),
-        ("line one\n{% endif %}", "template syntax error: Encountered unknown tag 'endif' (template line 2)"),
+        (
+            "Hi {{ name",
+            "template syntax error: unexpected end of template, expected 'end of print statement' (template line 1)",
+        ),
+        (
+            "line one\n{% endif %}",
+            "template syntax error: Encountered unknown tag 'endif' (template line 2)",
+        ),
         ("{{ x|nosuch }}", "template syntax error: No filter named 'nosuch' (template line 1)"),
     ],
 )
@@ -94,7 +118,9 @@ def test_render_reports_syntax_errors() -> None:
 names = st.sampled_from(["city", "title", "product", "items", "lineItems", "x", "firstName", "0"])
 json_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5)),
-    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(names, children, max_size=3)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(names, children, max_size=3)
+    ),
     max_leaves=10,
 )
 properties = st.dictionaries(names, json_values, max_size=5)
@@ -102,20 +128,28 @@ references = st.builds(
     lambda root, chain, tail: "{{ " + root + "".join("." + name for name in chain) + tail + " }}",
     st.sampled_from(["event", "subscriber", "product"]),
     st.lists(names.filter(lambda n: not n.isdigit()), min_size=1, max_size=3),
-    st.sampled_from(["", "|default('x')", "|upper", "|lower", "|length", "|first", "|join(',')", " ~ '!'"]),
+    st.sampled_from(
+        ["", "|default('x')", "|upper", "|lower", "|length", "|first", "|join(',')", " ~ '!'"]
+    ),
 )
-templates = st.lists(st.one_of(references, st.text(alphabet="abc ,.!", max_size=5)), max_size=5).map("".join)
+templates = st.lists(
+    st.one_of(references, st.text(alphabet="abc ,.!", max_size=5)), max_size=5
+).map("".join)
 
 
 @settings(max_examples=300)
 @given(templates, properties, properties, st.booleans())
-def test_missing_or_odd_data_never_crashes(source: str, event: dict[str, Any], subscriber: dict[str, Any], html: bool) -> None:
+def test_missing_or_odd_data_never_crashes(
+    source: str, event: dict[str, Any], subscriber: dict[str, Any], html: bool
+) -> None:
     assert check_template(source) is None
     assert isinstance(render(source, event=event, subscriber=subscriber, html=html), str)
 
 
 @settings(max_examples=100)
-@given(st.lists(names.filter(lambda n: not n.isdigit()), min_size=1, max_size=4), st.text(max_size=8))
+@given(
+    st.lists(names.filter(lambda n: not n.isdigit()), min_size=1, max_size=4), st.text(max_size=8)
+)
 def test_default_renders_the_fallback_for_anything_missing(chain: list[str], fallback: str) -> None:
     source = "{{ event." + ".".join(chain) + "|default(fallback) }}"
     rendered = render(source.replace("fallback", repr(fallback)), event={})
