@@ -8,7 +8,7 @@ so numbers arrive here exactly as written.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 
 import attrs
 
@@ -41,6 +41,10 @@ _EXPONENTS: dict[str, int] = {
 }
 
 
+# Minor units are stored in a signed 64-bit column.
+MAX_MINOR = 2**63
+
+
 class MoneyError(ValueError):
     """A value that is not a valid amount of money."""
 
@@ -64,10 +68,10 @@ class Money:
         return Money(-self.minor, self.currency)
 
     def to_decimal(self) -> Decimal:
-        return Decimal(self.minor).scaleb(-exponent(self.currency))
+        return to_major(self.minor, self.currency)
 
     def __str__(self) -> str:
-        return f"{self.to_decimal():.{exponent(self.currency)}f} {self.currency}"
+        return f"{format_minor(self.minor, self.currency)} {self.currency}"
 
 
 def to_minor(value: str | int | Decimal, currency: str) -> int:
@@ -93,8 +97,20 @@ def to_minor(value: str | int | Decimal, currency: str) -> int:
         amount = Decimal(value)
     if not amount.is_finite():
         raise MoneyError(f"not a finite amount: {value!r}")
-    scaled = amount.scaleb(exponent(currency)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
-    return int(scaled)
+    # Enough precision for any amount that fits the database's BIGINT, so nothing
+    # rounds silently; anything larger is refused instead of overflowing.
+    with localcontext(prec=60) as ctx:
+        ctx.traps[InvalidOperation] = True
+        try:
+            scaled = amount.scaleb(exponent(currency)).quantize(
+                Decimal(1), rounding=ROUND_HALF_EVEN
+            )
+        except InvalidOperation as exc:
+            raise MoneyError(f"amount out of range: {value!r}") from exc
+    minor = int(scaled)
+    if abs(minor) >= MAX_MINOR:
+        raise MoneyError(f"amount out of range: {value!r}")
+    return minor
 
 
 def parse(value: str | int | Decimal, currency: str) -> Money:
@@ -109,8 +125,8 @@ def parse_optional(value: str | int | Decimal | None, currency: str) -> Money | 
 
 
 def to_major(minor: int, currency: str) -> Decimal:
-    """Major units, exact (``4780, "USD"`` -> ``Decimal("47.80")``)."""
-    return Decimal(minor).scaleb(-exponent(currency))
+    """Major units, exact at any size (``4780, "USD"`` -> ``Decimal("47.80")``)."""
+    return Decimal(format_minor(minor, currency))
 
 
 def format_minor(minor: int, currency: str) -> str:
