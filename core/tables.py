@@ -139,16 +139,6 @@ class Integration(Base):
     last_seen_at: Mapped[datetime | None]
     last_sync_at: Mapped[datetime | None]
     last_sync_error: Mapped[str | None] = mapped_column(Text)
-    # Connection lifecycle (core.connections) and health (core.health; issue 3).
-    connected_at: Mapped[datetime | None]
-    disconnected_at: Mapped[datetime | None]
-    disconnect_reason: Mapped[str | None] = mapped_column(Text)
-    # healthy | stale | failing: recomputed by heartbeats and by the sweeper.
-    health: Mapped[str] = mapped_column(String(20), default="healthy", server_default="healthy")
-    health_reasons: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
-    health_changed_at: Mapped[datetime | None]
-    # The last heartbeat's report: {"queue": {"pending", "failed"}, "lastError", "storeUrl"}.
-    plugin_state: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
 
@@ -436,67 +426,3 @@ class Message(Base):
     message_id: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = _created()
     sent_at: Mapped[datetime | None]
-
-
-# --- connections (issue 3) ------------------------------------------------------------
-
-
-class ConnectRequest(Base):
-    """A store asking to be connected ("Connect to storeflow"), decided by a company admin.
-
-    The plaintext credentials exist only between approval and the first successful
-    poll, which claims them and wipes them; the poll token is stored hashed.
-    """
-
-    __tablename__ = "connect_requests"
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    provider: Mapped[str] = mapped_column(String(40), default="woocommerce")
-    poll_token_hash: Mapped[str] = mapped_column(String(64))
-    store_url: Mapped[str] = mapped_column(String(500))
-    site_name: Mapped[str] = mapped_column(String(200), default="")
-    plugin_version: Mapped[str | None] = mapped_column(String(40))
-    wp_version: Mapped[str | None] = mapped_column(String(40))
-    wc_version: Mapped[str | None] = mapped_column(String(40))
-    currency: Mapped[str] = mapped_column(String(3), default="USD")
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    requester_ip: Mapped[str | None] = mapped_column(String(64))
-    # pending -> approved -> claimed ; pending -> denied ; pending | approved -> expired
-    status: Mapped[str] = mapped_column(String(20), default="pending")
-    company_id: Mapped[int | None] = mapped_column(
-        ForeignKey("companies.id", ondelete="CASCADE"), index=True
-    )
-    integration_id: Mapped[str | None] = mapped_column(
-        ForeignKey("integrations.id", ondelete="SET NULL")
-    )
-    decided_by: Mapped[str | None] = mapped_column(String(400))
-    installation_token: Mapped[str | None] = mapped_column(String(200))
-    signing_secret: Mapped[str | None] = mapped_column(String(200))
-    webhook_secret: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = _created()
-    expires_at: Mapped[datetime] = mapped_column(index=True)
-    decided_at: Mapped[datetime | None]
-    claimed_at: Mapped[datetime | None]
-
-
-class PluginCommand(Base):
-    """Work for a store plugin (a sync), handed out on its heartbeats until acknowledged."""
-
-    __tablename__ = "plugin_commands"
-    # ``pending_key`` is set only while the command waits (requested or delivered), so
-    # "one pending command of a type per integration" is a unique constraint.
-    __table_args__ = (UniqueConstraint("integration_id", "pending_key"),)
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    company_id: Mapped[int] = _company()
-    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
-    type: Mapped[str] = mapped_column(String(20), default="sync")
-    resources: Mapped[list[Any]] = mapped_column(default=list)
-    # requested -> delivered -> running -> completed | failed ; waiting -> cancelled
-    status: Mapped[str] = mapped_column(String(20), default="requested")
-    pending_key: Mapped[str | None] = mapped_column(String(40))
-    reason: Mapped[str] = mapped_column(String(40), default="manual")  # initial | manual
-    detail: Mapped[str | None] = mapped_column(Text)
-    deliveries: Mapped[int] = mapped_column(Integer, default=0)
-    requested_at: Mapped[datetime] = mapped_column(default=now)
-    delivered_at: Mapped[datetime | None]
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
