@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import clock, outbox
+from core.locks import lock_subscriber
 from core.tables import Event, Subscriber
 from core.upsert import insert_ignore
 
@@ -64,6 +65,10 @@ def append(
         },
         ["company_id", "idempotency_key"],
     )
+    if event_id is not None and live and subscriber is not None:
+        # Held until commit, so a step claiming a send for this subscriber either
+        # commits first or waits and then sees this event (see core.locks).
+        lock_subscriber(session, subscriber.id)
     if event_id is not None and live:
         outbox.add(
             session, company_id=company_id, kind="event", key=f"event:{event_id}", ref_id=event_id

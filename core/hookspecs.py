@@ -31,5 +31,10 @@ def register_commands(cli: Any) -> None:
 
 
 @hookspec
+def register_blueprints(app: Any) -> None:
+    """Register Flask blueprints (extra routes) on the app being built."""
+
+
+@hookspec
 def job_started(kind: str, job_id: int, attempt: int) -> None:
     """Called in the worker right after a job is claimed, before its work runs."""

@@ -10,7 +10,9 @@ the body through the provider and applies the records.
 
 from __future__ import annotations
 
-from typing import Any
+import itertools
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import attrs
 from sqlalchemy import select
@@ -75,10 +77,14 @@ def _queue(session: Session, company_id: int, delivery_id: int, attempt: int = 0
     outbox.add(session, company_id=company_id, kind="delivery", key=key, ref_id=delivery_id)
 
 
+Outcome = Literal["upserted", "unchanged", "stale"]
+
+
 @attrs.define
 class Applied:
     upserted: int = 0
-    skipped_stale: int = 0
+    skipped_stale: int = 0  # older than what is stored: nothing written
+    unchanged: int = 0  # the same version again: nothing written
     event_ids: list[int] = attrs.field(factory=list)
 
 
@@ -87,36 +93,58 @@ def apply(
 ) -> Applied:
     """Apply a provider's records to the database (the caller owns the transaction)."""
     result = Applied()
-    for rec in mapped.records:
-        outcome = _apply_one(session, store, provider, rec, live=live)
+    outcomes, result.event_ids = apply_records(session, store, provider, mapped.records, live=live)
+    for outcome in outcomes:
         if outcome == "stale":
             result.skipped_stale += 1
+        elif outcome == "unchanged":
+            result.unchanged += 1
         else:
             result.upserted += 1
-            if isinstance(outcome, orders.OrderOutcome):
-                result.event_ids.extend(outcome.event_ids)
     return result
 
 
+def apply_records(
+    session: Session,
+    store: StoreContext,
+    provider: str,
+    recs: Sequence[records.Record],
+    *,
+    live: bool,
+) -> tuple[list[Outcome], list[int]]:
+    """Apply records in order, in bulk per run of same-typed records.
+
+    Returns one outcome per record and the ids of the live events created. Webhooks
+    and sync batches both come through here, so both get the same upserts.
+    """
+    outcomes: list[Outcome] = []
+    event_ids: list[int] = []
+    for kind, group in itertools.groupby(recs, key=type):
+        batch = list(group)
+        if kind is records.Order:
+            for outcome in orders.upsert_orders(session, store, provider, batch, live=live):
+                outcomes.append(outcome.result)
+                event_ids.extend(outcome.event_ids)
+        elif kind is records.Product:
+            outcomes.extend(catalog.upsert_products(session, store, provider, batch))
+        elif kind is records.Customer:
+            outcomes.extend(subscribers.upsert_customers(session, store, batch))
+        else:
+            outcomes.extend(_apply_one(session, store, provider, rec) for rec in batch)
+    return outcomes, event_ids
+
+
 def _apply_one(
-    session: Session, store: StoreContext, provider: str, rec: records.Record, *, live: bool
-) -> Any:
+    session: Session, store: StoreContext, provider: str, rec: records.Record
+) -> Outcome:
     match rec:
-        case records.Order():
-            outcome = orders.upsert_order(session, store, provider, rec, live=live)
-            return "stale" if outcome.result == "stale" else outcome
-        case records.Product():
-            return catalog.upsert_product(session, store, provider, rec)
         case records.ProductDeleted():
             return catalog.mark_deleted(session, store, provider, rec.provider_product_id)
         case records.OrderDeleted():
             orders.mark_deleted(session, store, rec.provider_order_id)
             return "upserted"
-        case records.Customer():
-            subscriber = subscribers.upsert(
-                session, store.company_id, rec.email, rec.first_name, rec.last_name
-            )
-            orders.link_customer(session, store, rec, subscriber)
+        case records.CustomerDeleted():
+            subscribers.mark_customer_deleted(session, store, rec.provider_customer_id)
             return "upserted"
         case _:
             raise StoreflowError(

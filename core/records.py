@@ -114,6 +114,8 @@ class Order:
     customer: Customer | None = None
     first_name: str = ""
     last_name: str = ""
+    # Placed but not paid (WooCommerce "pending payment"): an order, not yet revenue.
+    awaiting_payment: bool = False
 
 
 @attrs.frozen

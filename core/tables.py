@@ -139,6 +139,16 @@ class Integration(Base):
     last_seen_at: Mapped[datetime | None]
     last_sync_at: Mapped[datetime | None]
     last_sync_error: Mapped[str | None] = mapped_column(Text)
+    # Connection lifecycle (core.connections) and health (core.health; issue 3).
+    connected_at: Mapped[datetime | None]
+    disconnected_at: Mapped[datetime | None]
+    disconnect_reason: Mapped[str | None] = mapped_column(Text)
+    # healthy | stale | failing: recomputed by heartbeats and by the sweeper.
+    health: Mapped[str] = mapped_column(String(20), default="healthy", server_default="healthy")
+    health_reasons: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    health_changed_at: Mapped[datetime | None]
+    # The last heartbeat's report: {"queue": {"pending", "failed"}, "lastError", "storeUrl"}.
+    plugin_state: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
 
@@ -235,6 +245,8 @@ class StoreCustomer(Base):
     email: Mapped[str] = mapped_column(String(320))
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     source_modified_at: Mapped[datetime | None]
+    # Fingerprint of the last applied record: equal times + equal hash = unchanged.
+    source_hash: Mapped[str | None] = mapped_column(String(32))
 
 
 class Product(Base):
@@ -258,6 +270,9 @@ class Product(Base):
     stock_quantity: Mapped[int | None] = mapped_column(Integer)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     source_modified_at: Mapped[datetime | None]
+    source_hash: Mapped[str | None] = mapped_column(String(32))
+    # When a ``{"id": N}`` deletion arrived: payloads modified before it stay stale.
+    deleted_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
 
 
@@ -279,6 +294,9 @@ class Variant(Base):
     image_url: Mapped[str | None] = mapped_column(String(1000))
     url: Mapped[str | None] = mapped_column(String(1000))
     source_modified_at: Mapped[datetime | None]
+    source_hash: Mapped[str | None] = mapped_column(String(32))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted_at: Mapped[datetime | None]
 
 
 class Order(Base):
@@ -302,6 +320,10 @@ class Order(Base):
     ordered_at: Mapped[datetime]
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     source_modified_at: Mapped[datetime | None]
+    # Placed but not paid yet (WooCommerce "pending"): not revenue (see core.profiles).
+    awaiting_payment: Mapped[bool] = mapped_column(Boolean, default=False)
+    source_hash: Mapped[str | None] = mapped_column(String(32))
+    deleted_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
 
 
@@ -360,6 +382,8 @@ class Sequence(Base):
     source: Mapped[str] = mapped_column(String(300), default="api")  # "api" or the rule file
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+    # Deleted sequences are kept (their enrollments and send ledger are history).
+    deleted_at: Mapped[datetime | None]
 
 
 class Enrollment(Base):
@@ -388,6 +412,10 @@ class Enrollment(Base):
     next_step: Mapped[int] = mapped_column(Integer, default=0)
     enrolled_at: Mapped[datetime] = mapped_column(default=now)
     finished_at: Mapped[datetime | None]
+    # Stop events count when they occurred after the entry event (rules.stopping).
+    entry_occurred_at: Mapped[datetime | None]
+    # The subscriber at enrolment: field_changed stops compare against it.
+    subscriber_snapshot: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
 
 
 class EnrollmentStep(Base):
@@ -426,3 +454,100 @@ class Message(Base):
     message_id: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = _created()
     sent_at: Mapped[datetime | None]
+    # email | webhook: both are external effects claimed here; only email is capped.
+    channel: Mapped[str] = mapped_column(String(20), default="email", server_default="email")
+    # The sequence's priority when claimed (frequency capping compares it).
+    priority: Mapped[int] = mapped_column(Integer, default=50, server_default="50")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # sha256 of the one-click unsubscribe token in the email's List-Unsubscribe URL.
+    unsubscribe_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+# --- connections (issue 3) ------------------------------------------------------------
+
+
+class ConnectRequest(Base):
+    """A store asking to be connected ("Connect to storeflow"), decided by a company admin.
+
+    The plaintext credentials exist only between approval and the first successful
+    poll, which claims them and wipes them; the poll token is stored hashed.
+    """
+
+    __tablename__ = "connect_requests"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40), default="woocommerce")
+    poll_token_hash: Mapped[str] = mapped_column(String(64))
+    store_url: Mapped[str] = mapped_column(String(500))
+    site_name: Mapped[str] = mapped_column(String(200), default="")
+    plugin_version: Mapped[str | None] = mapped_column(String(40))
+    wp_version: Mapped[str | None] = mapped_column(String(40))
+    wc_version: Mapped[str | None] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    requester_ip: Mapped[str | None] = mapped_column(String(64))
+    # pending -> approved -> claimed ; pending -> denied ; pending | approved -> expired
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    company_id: Mapped[int | None] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    integration_id: Mapped[str | None] = mapped_column(
+        ForeignKey("integrations.id", ondelete="SET NULL")
+    )
+    decided_by: Mapped[str | None] = mapped_column(String(400))
+    installation_token: Mapped[str | None] = mapped_column(String(200))
+    signing_secret: Mapped[str | None] = mapped_column(String(200))
+    webhook_secret: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    decided_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+
+
+class PluginCommand(Base):
+    """Work for a store plugin (a sync), handed out on its heartbeats until acknowledged."""
+
+    __tablename__ = "plugin_commands"
+    # ``pending_key`` is set only while the command waits (requested or delivered), so
+    # "one pending command of a type per integration" is a unique constraint.
+    __table_args__ = (UniqueConstraint("integration_id", "pending_key"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    company_id: Mapped[int] = _company()
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(20), default="sync")
+    resources: Mapped[list[Any]] = mapped_column(default=list)
+    # requested -> delivered -> running -> completed | failed ; waiting -> cancelled
+    status: Mapped[str] = mapped_column(String(20), default="requested")
+    pending_key: Mapped[str | None] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(40), default="manual")  # initial | manual
+    detail: Mapped[str | None] = mapped_column(Text)
+    deliveries: Mapped[int] = mapped_column(Integer, default=0)
+    requested_at: Mapped[datetime] = mapped_column(default=now)
+    delivered_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+# --- sync (issue 4) ---------------------------------------------------------------------
+
+
+class SyncRun(Base):
+    """Progress of one resource of one store sync run, page by page."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (UniqueConstraint("integration_id", "sync_run_id", "resource"),)
+    id: Mapped[int] = _id()
+    company_id: Mapped[int] = _company()
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    sync_run_id: Mapped[str] = mapped_column(String(100))
+    resource: Mapped[str] = mapped_column(String(20))  # products | customers | orders
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    last_page: Mapped[int | None] = mapped_column(Integer)
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    upserted: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_stale: Mapped[int] = mapped_column(Integer, default=0)
+    ignored: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(default=now)
+    updated_at: Mapped[datetime] = mapped_column(default=now)
+    finished_at: Mapped[datetime | None]

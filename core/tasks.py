@@ -13,6 +13,8 @@ from datetime import datetime
 
 from huey import crontab
 
+import core.connections  # noqa: F401  (registers connect-request expiry with the sweeper)
+import core.health  # noqa: F401  (registers health and stuck-command sweeps)
 import core.ingest  # noqa: F401  (registers the "delivery" job handler)
 import rules.runner  # noqa: F401  (registers the "event" and "step" job handlers)
 from core import jobs, outbox

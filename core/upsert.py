@@ -29,3 +29,14 @@ def insert_ignore(
         else stmt.on_conflict_do_nothing()
     )
     return session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
+
+
+def insert_ignore_many(
+    session: Session, table: Table, rows: list[dict[str, Any]], conflict: list[str]
+) -> None:
+    """Bulk :func:`insert_ignore` (one executemany; ids are not returned)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    session.execute(module.insert(table).on_conflict_do_nothing(index_elements=conflict), rows)

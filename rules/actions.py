@@ -1,21 +1,52 @@
 """Built-in step actions, registered through the ``register_actions`` hook like any plugin.
 
-An action is named after its step key in the sequence schema (``email``, ``tag``).
-*Internal* actions change storeflow's own state inside the step's transaction.
-*External* actions (email) are claimed in the send ledger first, performed outside
-any transaction, then recorded: see ``rules.runner``.
+An action is named after its step key in the sequence schema (``email``, ``webhook``,
+``tag``). *Internal* actions change storeflow's own state inside the step's
+transaction. *External* actions (email, webhook) are claimed in the send ledger
+first, performed outside any transaction, then recorded (see ``rules.runner``):
+
+- ``render(ctx, config, defaults)`` decides exactly what to send (no I/O; it is
+  called again for a retry, so it must not have effects);
+- ``perform(rendered, message_id, settings)`` does it and returns ``"sent"`` (or
+  ``"kept"`` when no transport is configured). To say how it went wrong it raises
+  :class:`RetryLater` (certainly not delivered: try again later),
+  :class:`MaybeSent` (the outcome is unknown: never retried) or anything else
+  (certainly not delivered, and retrying will not help: failed).
+
+Emails carry RFC 8058 one-click unsubscribe headers (``List-Unsubscribe`` with the
+subscriber's token URL and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``)
+and the same link in a footer. Webhooks are JSON, signed with the company's
+Standard Webhooks secret (the ``standardwebhooks`` library), and go through
+``core.outbound``'s SSRF guard.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import secrets
+import smtplib
+import socket
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import attrs
 from sqlalchemy.orm import Session
+from standardwebhooks.webhooks import Webhook
 
-from core import mailer
+from core import mailer, outbound
 from core.hookspecs import hookimpl
-from core.tables import Subscriber
+from core.tables import Company, Subscriber
+
+SECRET_KEY = "webhookSigningSecret"
+
+
+class RetryLater(Exception):
+    """Certainly not delivered (refused, temporarily failed): the runner retries later."""
+
+
+class MaybeSent(Exception):
+    """Broke mid-way: it may have been delivered, so it is marked unknown, not retried."""
 
 
 @attrs.frozen
@@ -23,10 +54,12 @@ class StepContext:
     company_id: int
     enrollment_id: int
     sequence_id: int
+    sequence: str  # the sequence's id (slug)
     position: int
     subscriber: Subscriber
     event: dict[str, Any]  # the enrolling event's properties
     variables: dict[str, Any]  # what templates see: event, subscriber, product
+    entry_event: dict[str, Any] = attrs.field(factory=dict)  # {id, name, occurredAt}
 
 
 @attrs.frozen
@@ -38,6 +71,7 @@ class Rendered:
     body: str
     sender: str
     headers: dict[str, str] = attrs.field(factory=dict)
+    url: str | None = None  # webhooks
 
 
 class Action(Protocol):
@@ -60,6 +94,18 @@ class ExternalAction(Action, Protocol):
         """Send it (no database). Return "sent" or "kept" (no transport configured)."""
 
 
+# --- email ------------------------------------------------------------------------------
+
+_RETRYABLE_SMTP = (
+    ConnectionRefusedError,
+    socket.gaierror,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPHeloError,
+    smtplib.SMTPAuthenticationError,
+    smtplib.SMTPNotSupportedError,
+)
+
+
 class EmailAction:
     name = "email"
     external = True
@@ -71,14 +117,16 @@ class EmailAction:
 
         unsubscribe = defaults.get("unsubscribe_url", "")
         headers = {}
+        body = templates.render(config.get("body", ""), **ctx.variables)
         if unsubscribe:
             # RFC 8058 one-click: the POST to this URL unsubscribes; a GET never does.
             headers["List-Unsubscribe"] = f"<{unsubscribe}>"
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            body = f"{body.rstrip()}\n\n--\nUnsubscribe: {unsubscribe}\n"
         return Rendered(
             to=ctx.subscriber.email,
             subject=templates.render(config.get("subject", ""), **ctx.variables),
-            body=templates.render(config.get("body", ""), **ctx.variables),
+            body=body,
             sender=config.get("from") or defaults.get("sender", "storeflow@localhost"),
             headers=headers,
         )
@@ -86,18 +134,111 @@ class EmailAction:
     def perform(self, rendered: Rendered, message_id: str, settings: Any) -> str:
         if not settings.smtp_url:
             return "kept"
-        mailer.send(
-            settings.smtp_url,
-            mailer.Mail(
-                sender=rendered.sender,
-                to=rendered.to,
-                subject=rendered.subject,
-                body=rendered.body,
-                message_id=message_id,
-                headers=rendered.headers,
-            ),
+        mail = mailer.Mail(
+            sender=rendered.sender,
+            to=rendered.to,
+            subject=rendered.subject,
+            body=rendered.body,
+            message_id=message_id,
+            headers=rendered.headers,
         )
+        try:
+            mailer.send(settings.smtp_url, mail)
+        except _RETRYABLE_SMTP as error:  # nothing was handed over yet
+            raise RetryLater(f"{type(error).__name__}: {error}") from error
+        except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as error:
+            # The server refused it: a 4xx may pass later, a 5xx will not.
+            code = getattr(error, "smtp_code", None) or _first_code(error)
+            if code and 400 <= code < 500:
+                raise RetryLater(f"{type(error).__name__}: {error}") from error
+            raise
+        except (OSError, smtplib.SMTPException) as error:
+            raise MaybeSent(f"{type(error).__name__}: {error}") from error
         return "sent"
+
+
+def _first_code(error: BaseException) -> int | None:
+    recipients = getattr(error, "recipients", None) or {}
+    for code, _ in recipients.values():
+        return int(code)
+    return None
+
+
+# --- webhook ----------------------------------------------------------------------------
+
+
+def signing_secret(company: Company) -> str:
+    """The company's Standard Webhooks secret (``whsec_...``), created on first use."""
+    settings = dict(company.settings or {})
+    secret = settings.get(SECRET_KEY)
+    if not secret:
+        secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+        settings[SECRET_KEY] = secret
+        company.settings = settings  # a new dict: JSON columns do not track mutation
+    return str(secret)
+
+
+class WebhookAction:
+    name = "webhook"
+    external = True
+
+    def render(
+        self, ctx: StepContext, config: dict[str, Any], defaults: dict[str, Any]
+    ) -> Rendered:
+        webhook_id = defaults["webhook_id"]
+        payload = {
+            "type": "sequence.step",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "data": {
+                "sequence": ctx.sequence,
+                "enrollmentId": ctx.enrollment_id,
+                "step": ctx.position,
+                "subscriber": {
+                    "email": ctx.subscriber.email,
+                    "firstName": ctx.subscriber.first_name,
+                    "lastName": ctx.subscriber.last_name,
+                    "status": ctx.subscriber.status,
+                    "tags": list(ctx.subscriber.tags or []),
+                    "attributes": dict(ctx.subscriber.attributes or {}),
+                },
+                "event": {**ctx.entry_event, "properties": ctx.event},
+            },
+        }
+        body = json.dumps(payload, separators=(",", ":"), default=str)
+        signed_at = datetime.now(UTC)
+        signature = Webhook(defaults["signing_secret"]).sign(webhook_id, signed_at, body)
+        return Rendered(
+            to=ctx.subscriber.email,
+            subject=f"POST {config['url']}",
+            body=body,
+            sender="",
+            url=config["url"],
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "storeflow-webhooks/1",
+                "webhook-id": webhook_id,
+                "webhook-timestamp": str(int(signed_at.timestamp())),
+                "webhook-signature": signature,
+            },
+        )
+
+    def perform(self, rendered: Rendered, message_id: str, settings: Any) -> str:
+        try:
+            response = outbound.post(rendered.url or "", rendered.body.encode(), rendered.headers)
+        except outbound.BlockedURL:
+            raise  # a permanent refusal: failed with the reason
+        except OSError as error:
+            # Standard Webhooks receivers dedupe on webhook-id, so a retry is safe even
+            # when the request may have arrived.
+            raise RetryLater(f"{type(error).__name__}: {error}") from error
+        if 200 <= response.status < 300:
+            return "sent"
+        if response.status in (408, 425, 429) or response.status >= 500:
+            raise RetryLater(f"the receiver answered {response.status}")
+        raise RuntimeError(f"the receiver answered {response.status}")
+
+
+# --- tag --------------------------------------------------------------------------------
 
 
 class TagAction:
@@ -116,4 +257,4 @@ class TagAction:
 
 @hookimpl
 def register_actions() -> list[Any]:
-    return [EmailAction(), TagAction()]
+    return [EmailAction(), WebhookAction(), TagAction()]

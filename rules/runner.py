@@ -1,111 +1,100 @@
 """The sequence runner: enrol on events, run steps, stop when stop conditions hold.
 
-Two job kinds drive it:
+Two job kinds drive it (``core.jobs``), both run by Huey tasks (``core.tasks``):
 
-- ``event`` (one per live event): stop running enrollments the event stops, then
-  match the company's sequences (indexed by event name) and enrol the subscriber,
-  subject to the re-entry policy. Unique keys make duplicate enrollments impossible.
-- ``step`` (one per enrollment and step position): re-check stop conditions, then
-  perform the step. A delay schedules the next step; an email is claimed in the send
-  ledger (``messages``, unique per enrollment and step) in the same transaction that
-  re-checked the stop conditions, sent outside it, and recorded after it. So a stop
-  event committed before the claim always wins, and a step that runs twice sends once.
+- ``event`` (one per live event): under the subscriber's lock, stop the running
+  enrollments the event stops (``rules.stopping``), re-check subscriber-side stops
+  (attributes change with orders), then match the company's active sequences
+  (``RuleIndex``: by event name and product) and enrol under each re-entry policy
+  (``rules.enrollments``).
+- ``step`` (one per enrollment and position, ``rules.program``): an effect handler.
+  *prepare* takes the subscriber's lock, re-checks the stop conditions, and either
+  does the step (delay, branch, tag: internal, in this transaction) or, for an
+  email or webhook, applies the frequency cap and claims the send in the ledger
+  (``rules.ledger``) in this same transaction. *perform* sends, outside any
+  transaction. *finish* records the outcome and schedules the next position.
+
+So the decision "stop or send" and the claim are one transaction, serialised with
+the transaction that appends a stop event (``core.locks``): an order committed before
+the claim always wins, on SQLite and PostgreSQL. A step job that runs twice
+(duplicate enqueue, the sweeper after a crash) finds the ledger row or a cursor
+that moved on, and sends nothing the second time.
 """
 
 from __future__ import annotations
 
-import hashlib
-from datetime import datetime, timedelta
+import logging
+from datetime import datetime
 from typing import Any
 
 import attrs
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import clock, jobs, outbox
-from core.tables import Enrollment, EnrollmentStep, Event, Message, Sequence, Subscriber
-from core.upsert import insert_ignore
+from core import clock, jobs
+from core.locks import lock_subscriber
+from core.tables import Company, Enrollment, EnrollmentStep, Event, Sequence, Subscriber
 from rules import actions as builtin_actions
-from rules import compiler, schema
+from rules import capping, ledger, schema, sequences, stopping
+from rules.compiler import next_send_time
+from rules.enrollments import (
+    enroll,
+    finish,
+    record_step,
+    schedule,
+    subscriber_view,
+)
+from rules.program import END, Node
+from rules.templates import RenderError
 
-# --- sequences ------------------------------------------------------------------------
+log = logging.getLogger(__name__)
 
-_INDEX_CACHE: dict[tuple[str, int], tuple[tuple[Any, ...], Any]] = {}
+# Kept for callers of the first increment (tests, CLI, demo).
+Loaded = sequences.Loaded
 
 
 def save_sequence(
     session: Session, company_id: int, seq: schema.Sequence, source: str = "api"
 ) -> Sequence:
-    """Create or replace a sequence from its validated definition."""
-    row = session.scalar(
-        select(Sequence).where(Sequence.company_id == company_id, Sequence.slug == seq.id)
-    )
-    if row is None:
-        row = Sequence(company_id=company_id, slug=seq.id)
-        session.add(row)
-    row.name = seq.name
-    row.status = seq.status
-    row.priority = seq.priority
-    row.trigger_event = seq.trigger.event
-    row.definition = schema.unstructure_sequence(seq)
-    row.source = source
-    row.updated_at = clock.now()
-    session.flush()
+    """Create or replace a sequence; resuming a paused one reschedules its waiting runs."""
+    row, previous = sequences.save(session, company_id, seq, source)
+    if previous == "paused" and row.status == "active":
+        resume(session, row)
     return row
 
 
-@attrs.frozen
-class Loaded:
-    row_id: int
-    slug: str
-    priority: int
-    compiled: Any
+def delete_sequence(session: Session, row: Sequence) -> int:
+    """Hide the sequence and cancel its running enrollments; returns how many."""
+    loaded = sequences.company_rules(session, row.company_id).by_row.get(row.id)
+    sequences.mark_deleted(row)
+    return stopping.cancel_sequence(session, row.id, loaded, "sequence deleted")
 
 
-def company_sequences(session: Session, company_id: int) -> dict[int, Loaded]:
-    """Compiled active sequences of a company; recompiled only when one changed."""
-    stamp = session.execute(
-        select(func.count(Sequence.id), func.max(Sequence.updated_at)).where(
-            Sequence.company_id == company_id
+def resume(session: Session, row: Sequence) -> int:
+    """Reschedule the runs that waited at a step because the sequence was paused."""
+    waiting = session.execute(
+        select(Enrollment, EnrollmentStep.kind)
+        .join(
+            EnrollmentStep,
+            (EnrollmentStep.enrollment_id == Enrollment.id)
+            & (EnrollmentStep.position == Enrollment.next_step),
         )
-    ).one()
-    cache_key = (str(session.get_bind().url), company_id)
-    cached = _INDEX_CACHE.get(cache_key)
-    if cached is not None and cached[0] == tuple(stamp):
-        return cached[1]
-    loaded: dict[int, Loaded] = {}
-    for row in session.scalars(
-        select(Sequence).where(Sequence.company_id == company_id, Sequence.status == "active")
-    ):
-        seq = schema.structure_sequence(row.definition)
-        loaded[row.id] = Loaded(row.id, row.slug, row.priority, compiler.compile_sequence(seq))
-    _INDEX_CACHE[cache_key] = (tuple(stamp), loaded)
-    return loaded
+        .where(
+            Enrollment.sequence_id == row.id,
+            Enrollment.status == "active",
+            EnrollmentStep.status == "paused",
+        )
+    ).all()
+    now = clock.now()
+    for enrollment, kind in waiting:
+        stamp = int(now.timestamp() * 1000)
+        schedule(
+            session, enrollment, enrollment.next_step, now, kind=kind, again=f":resume:{stamp}"
+        )
+    return len(waiting)
 
 
-def sequence_id_arg(session: Session, company_id: int, value: str) -> int:
-    """Accept a sequence's numeric id or its slug in query strings."""
-    query = select(Sequence.id).where(Sequence.company_id == company_id)
-    query = (
-        query.where(Sequence.id == int(value))
-        if value.isdigit()
-        else query.where(Sequence.slug == value)
-    )
-    return session.scalar(query) or -1
-
-
-# --- enrolment ------------------------------------------------------------------------
-
-
-def subscriber_view(subscriber: Subscriber) -> dict[str, Any]:
-    return {
-        **(subscriber.attributes or {}),
-        "email": subscriber.email,
-        "firstName": subscriber.first_name,
-        "lastName": subscriber.last_name,
-        "status": subscriber.status,
-        "tags": list(subscriber.tags or []),
-    }
+# --- event jobs -----------------------------------------------------------------------
 
 
 @jobs.handler("event")
@@ -113,213 +102,17 @@ def on_event(rt: Any, session: Session, job: Any) -> None:
     event = session.get(Event, job.ref_id)
     if event is None or not event.live or event.subscriber_id is None:
         return
-    subscriber = session.get_one(Subscriber, event.subscriber_id)
-    sequences = company_sequences(session, event.company_id)
-    stop_on_event(session, event, sequences)
+    lock_subscriber(session, event.subscriber_id)
+    subscriber = session.get_one(Subscriber, event.subscriber_id, populate_existing=True)
+    rules = sequences.company_rules(session, event.company_id)
     view = subscriber_view(subscriber)
-    for loaded in sequences.values():
-        result = loaded.compiled.match(event.name, event.properties, view)
-        if result.matched:
-            enroll(session, loaded, event, subscriber)
+    stopping.stop_on_event(session, event, rules, view)
+    stopping.recheck_subscriber(session, subscriber, rules, view)
+    for loaded in rules.matching(event.name, event.properties or {}, view):
+        enroll(session, loaded, event, subscriber, view)
 
 
-def enroll(session: Session, loaded: Loaded, event: Event, subscriber: Subscriber) -> int | None:
-    mode = loaded.compiled.enrollment.mode
-    match_value = loaded.compiled.enrollment_key(event.properties)
-    if mode == "one_time":
-        earlier = session.scalar(
-            select(func.count(Enrollment.id)).where(
-                Enrollment.sequence_id == loaded.row_id, Enrollment.subscriber_id == subscriber.id
-            )
-        )
-        if earlier:
-            return None
-        active_key: str | None = "one_time"
-    elif mode == "matching_field":
-        if match_value is None:
-            return None  # nothing to match on: the policy cannot be honoured
-        active_key = f"field:{match_value}"
-    else:
-        active_key = None
-    now = clock.now()
-    enrollment_id = insert_ignore(
-        session,
-        Enrollment.__table__,
-        {
-            "company_id": event.company_id,
-            "sequence_id": loaded.row_id,
-            "subscriber_id": subscriber.id,
-            "email": subscriber.email,
-            "status": "active",
-            "entry_event_id": event.id,
-            "entry_event_name": event.name,
-            "entry_properties": event.properties,
-            "match_value": match_value,
-            "active_key": active_key,
-            "next_step": 0,
-            "enrolled_at": now,
-        },
-        None,  # any unique key: same entry event, or an active run for the same value
-    )
-    if enrollment_id is not None:
-        schedule_step(session, event.company_id, enrollment_id, 0, now)
-    return enrollment_id
-
-
-def schedule_step(
-    session: Session, company_id: int, enrollment_id: int, position: int, due: datetime
-) -> None:
-    outbox.add(
-        session,
-        company_id=company_id,
-        kind="step",
-        key=f"step:{enrollment_id}:{position}",
-        ref_id=enrollment_id,
-        payload={"position": position},
-        available_at=due,
-    )
-
-
-# --- stopping -------------------------------------------------------------------------
-
-
-def finish(enrollment: Enrollment, status: str, reason: str | None = None) -> None:
-    enrollment.status = status
-    enrollment.stop_reason = reason
-    enrollment.active_key = None  # frees the slot for a later run (matching_field)
-    enrollment.finished_at = clock.now()
-
-
-def stop_on_event(session: Session, event: Event, sequences: dict[int, Loaded]) -> None:
-    """Stop the subscriber's active enrollments whose stop conditions this event meets."""
-    active = session.scalars(
-        select(Enrollment).where(
-            Enrollment.subscriber_id == event.subscriber_id, Enrollment.status == "active"
-        )
-    )
-    for enrollment in active:
-        loaded = sequences.get(enrollment.sequence_id)
-        if loaded is None or enrollment.entry_event_id == event.id:
-            continue
-        reason = loaded.compiled.stop_reason(
-            enrollment.entry_properties,
-            event.name,
-            event.properties,
-            occurred_at=event.created_at,
-            enrolled_at=enrollment.enrolled_at,
-        )
-        if reason:
-            finish(enrollment, "stopped", reason)
-
-
-def stop_reason(
-    session: Session, enrollment: Enrollment, loaded: Loaded | None, subscriber: Subscriber
-) -> str | None:
-    """Re-evaluated before every step, including the first."""
-    if subscriber.status != "active":
-        return f"subscriber is {subscriber.status}"
-    if loaded is None:
-        return "sequence is no longer active"
-    view = subscriber_view(subscriber)
-    reason = loaded.compiled.subscriber_stop_reason(view)
-    if reason:
-        return reason
-    # Stop events that arrived since enrolment (their event jobs may not have run yet).
-    later = session.scalars(
-        select(Event).where(
-            Event.subscriber_id == enrollment.subscriber_id,
-            Event.created_at > enrollment.enrolled_at,
-            Event.id != enrollment.entry_event_id,
-            Event.live.is_(True),
-        )
-    )
-    for event in later:
-        reason = loaded.compiled.stop_reason(
-            enrollment.entry_properties,
-            event.name,
-            event.properties,
-            occurred_at=event.created_at,
-            enrolled_at=enrollment.enrolled_at,
-            subscriber=view,
-        )
-        if reason:
-            return reason
-    return None
-
-
-# --- steps ----------------------------------------------------------------------------
-
-
-def record_step(
-    session: Session,
-    enrollment: Enrollment,
-    position: int,
-    kind: str,
-    status: str,
-    due: datetime,
-    detail: str | None = None,
-) -> None:
-    row = session.scalar(
-        select(EnrollmentStep).where(
-            EnrollmentStep.enrollment_id == enrollment.id, EnrollmentStep.position == position
-        )
-    )
-    if row is None:
-        row = EnrollmentStep(
-            company_id=enrollment.company_id,
-            enrollment_id=enrollment.id,
-            position=position,
-            kind=kind,
-        )
-        session.add(row)
-    row.status = status
-    row.due_at = due
-    row.detail = detail
-    row.done_at = clock.now() if status not in ("scheduled", "sending") else None
-
-
-def step_history(session: Session, enrollment: Enrollment) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(EnrollmentStep)
-        .where(EnrollmentStep.enrollment_id == enrollment.id)
-        .order_by(EnrollmentStep.position)
-    )
-    return [
-        {
-            "index": r.position,
-            "kind": r.kind,
-            "status": r.status,
-            "dueAt": r.due_at.isoformat(),
-            "doneAt": r.done_at.isoformat() if r.done_at else None,
-            "detail": r.detail,
-        }
-        for r in rows
-    ]
-
-
-def advance(
-    session: Session, enrollment: Enrollment, steps: list[Any], position: int, due: datetime
-) -> None:
-    enrollment.next_step = position
-    if position >= len(steps):
-        finish(enrollment, "completed")
-    else:
-        schedule_step(session, enrollment.company_id, enrollment.id, position, due)
-
-
-def delay_until(step: dict[str, Any], start: datetime) -> datetime:
-    spec = step.get("delay") or {}
-    return start + timedelta(
-        days=spec.get("days", 0) or 0,
-        hours=spec.get("hours", 0) or 0,
-        minutes=spec.get("minutes", 0) or 0,
-        seconds=spec.get("seconds", 0) or 0,
-    )
-
-
-def message_id_for(company_id: int, enrollment_id: int, position: int) -> str:
-    digest = hashlib.sha256(f"{company_id}:{enrollment_id}:{position}".encode()).hexdigest()[:16]
-    return f"<sf.{enrollment_id}.{position}.{digest}@storeflow>"
+# --- step jobs ------------------------------------------------------------------------
 
 
 @attrs.frozen
@@ -332,87 +125,328 @@ class SendPlan:
     action: str
 
 
+class Busy(RuntimeError):
+    """Another worker holds the claim; the job is retried after its lease."""
+
+
 class StepHandler:
     """The ``step`` job: prepare (decide and claim), perform (send), finish (record)."""
 
     def prepare(self, rt: Any, session: Session, job: Any) -> SendPlan | None:
         position = int(job.payload.get("position", 0))
-        enrollment = session.get(Enrollment, job.ref_id)
-        if enrollment is None or enrollment.status != "active":
+        subscriber_id = session.scalar(
+            select(Enrollment.subscriber_id).where(Enrollment.id == job.ref_id)
+        )
+        if subscriber_id is None:
             return None
-        seq_row = session.get_one(Sequence, enrollment.sequence_id)
-        steps = list((seq_row.definition or {}).get("steps") or [])
-        if position >= len(steps):
-            finish(enrollment, "completed")
+        lock_subscriber(session, subscriber_id)
+        # Read after the lock: an event job that stopped the run has committed by now.
+        enrollment = session.get_one(
+            Enrollment, job.ref_id, populate_existing=True, with_for_update=True
+        )
+        if enrollment.status != "active" or enrollment.next_step != position:
+            return None  # stopped, finished, or this position already ran
+        loaded = sequences.company_rules(session, enrollment.company_id).by_row.get(
+            enrollment.sequence_id
+        )
+        if loaded is None:
+            stopping.stop(session, enrollment, None, "sequence deleted", status="cancelled")
             return None
-        step = steps[position]
-        kind = next(iter(step))
-        subscriber = session.get_one(Subscriber, enrollment.subscriber_id)
-        loaded = company_sequences(session, enrollment.company_id).get(seq_row.id)
+        node = loaded.program.at(position)
+        if node is None:
+            finish(enrollment, "completed")  # the sequence was edited to fewer steps
+            return None
+        subscriber = session.get_one(Subscriber, subscriber_id, populate_existing=True)
+        view = subscriber_view(subscriber)
         now = clock.now()
-        reason = stop_reason(session, enrollment, loaded, subscriber)
+        reason = stopping.stop_reason(session, enrollment, loaded, view)
         if reason:
-            finish(enrollment, "stopped", reason)
-            record_step(session, enrollment, position, kind, "skipped", now, f"stopped: {reason}")
-            _skip_message(session, enrollment, position, kind, reason)
+            stopping.stop(session, enrollment, loaded, reason)
             return None
-        if kind == "delay":
-            due = delay_until(step, now)
-            record_step(
-                session, enrollment, position, kind, "done", now, f"until {due.isoformat()}"
-            )
-            advance(session, enrollment, steps, position + 1, due)
+        if loaded.status == "paused":
+            detail = "sequence paused; continues when it is active again"
+            record_step(session, enrollment, position, node.kind, "paused", now, detail)
             return None
-        action = _actions(rt).get(kind)
+        if loaded.status == "draft":
+            stopping.stop(session, enrollment, loaded, "sequence is a draft", status="cancelled")
+            return None
+        if node.kind == "delay":
+            self._delay(session, enrollment, loaded, node, now)
+            return None
+        if node.kind == "branch":
+            self._branch(session, enrollment, loaded, node, view, now)
+            return None
+        action = actions(rt).get(node.kind)
         if action is None:
-            raise LookupError(f"no action plugin for step {kind!r}")
-        ctx = _context(enrollment, position, subscriber)
+            raise LookupError(f"no action plugin for step {node.kind!r}")
+        ctx = _context(enrollment, loaded, position, subscriber)
+        config = _config(node)
         if not action.external:
-            detail = action.apply(session, ctx, step[kind] or {})
-            record_step(session, enrollment, position, kind, "done", now, detail)
-            advance(session, enrollment, steps, position + 1, now)
+            detail = action.apply(session, ctx, config)
+            record_step(session, enrollment, position, node.kind, "done", now, detail)
+            _advance(session, enrollment, loaded, node.next, now)
+            # A tag (or any internal change) may satisfy has_tag / field_changed stops of
+            # this run or of the subscriber's other runs.
+            stopping.recheck_subscriber(
+                session, subscriber, sequences.company_rules(session, enrollment.company_id)
+            )
             return None
-        return _claim(rt, session, enrollment, steps, position, kind, action, ctx, step[kind] or {})
+        return self._claim(rt, session, enrollment, loaded, node, action, ctx, config)
+
+    def _delay(
+        self, session: Session, enrollment: Enrollment, loaded: Any, node: Node, now: datetime
+    ) -> None:
+        step = node.step
+        if isinstance(step, schema.DelayUntil):
+            due = next_send_time(step.until, now)
+            window = step.until
+            detail = (
+                f"until {due.isoformat()} (window {','.join(window.weekdays)} "
+                f"{window.start}-{window.end} {window.timezone})"
+            )
+        else:
+            assert isinstance(step, schema.Delay)
+            due = now + step.duration
+            detail = f"until {due.isoformat()}"
+        record_step(session, enrollment, node.position, "delay", "done", now, detail)
+        _advance(session, enrollment, loaded, node.next, due)
+
+    def _branch(
+        self,
+        session: Session,
+        enrollment: Enrollment,
+        loaded: Any,
+        node: Node,
+        view: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        assert isinstance(node.step, schema.Branch)
+        condition = loaded.compiled.branch_condition(node.step)
+        entry = enrollment.entry_properties or {}
+        if condition.holds(entry, view):
+            target, detail = node.then_, "then: every if filter holds"
+        else:
+            failures = "; ".join(condition.failures(entry, view))
+            target, detail = node.else_, f"else: {failures}"
+        record_step(session, enrollment, node.position, "branch", "done", now, detail)
+        _advance(session, enrollment, loaded, target, now)
+
+    def _claim(
+        self,
+        rt: Any,
+        session: Session,
+        enrollment: Enrollment,
+        loaded: Any,
+        node: Node,
+        action: Any,
+        ctx: builtin_actions.StepContext,
+        config: dict[str, Any],
+    ) -> SendPlan | None:
+        now = clock.now()
+        position = node.position
+        existing = ledger.find(session, enrollment.id, position)
+        if existing is not None and existing.status != "queued":
+            # A second run of the same step: never send again; settle what the first left.
+            if not ledger.settle_expired(existing, now):
+                raise Busy("another worker is sending this step")
+            record_step(
+                session, enrollment, position, node.kind, existing.status, now, existing.reason
+            )
+            _advance(session, enrollment, loaded, node.next, now)
+            return None
+        company = session.get_one(Company, enrollment.company_id)
+        if node.kind == "email" and not self._within_cap(
+            session, enrollment, loaded, node, company
+        ):
+            return None
+        token, token_hash = ledger.new_unsubscribe_token() if node.kind == "email" else ("", None)
+        defaults = {
+            "sender": rt.settings.mail_from,
+            "unsubscribe_url": f"{rt.settings.base_url}/unsubscribe/{token}" if token else "",
+            "webhook_id": ledger.webhook_id_for(enrollment.company_id, enrollment.id, position),
+        }
+        if node.kind == "webhook":
+            defaults["signing_secret"] = builtin_actions.signing_secret(company)
+        try:
+            rendered = action.render(ctx, config, defaults)
+        except RenderError as error:
+            reason = f"could not render: {error}"
+            ledger.hold(
+                session,
+                enrollment,
+                position,
+                channel=node.kind,
+                priority=loaded.priority,
+                status="failed",
+                reason=reason,
+            )
+            record_step(session, enrollment, position, node.kind, "failed", now, reason)
+            _advance(session, enrollment, loaded, node.next, now)
+            return None
+        message = ledger.claim(
+            session,
+            enrollment,
+            position,
+            channel=node.kind,
+            priority=loaded.priority,
+            content={
+                "email": rendered.to,
+                "subject": rendered.subject[:1000],
+                "body": rendered.body,
+                "sender": rendered.sender,
+            },
+            lease_seconds=rt.settings.job_lease_seconds,
+            token_hash=token_hash,
+        )
+        if message is None:
+            raise Busy("the ledger row changed while claiming; retrying")
+        record_step(session, enrollment, position, node.kind, "sending", now)
+        ledger_id = (
+            ledger.webhook_id_for(enrollment.company_id, enrollment.id, position)
+            if node.kind == "webhook"
+            else message.message_id
+        )
+        return SendPlan(message.id, enrollment.id, position, rendered, ledger_id, node.kind)
+
+    def _within_cap(
+        self, session: Session, enrollment: Enrollment, loaded: Any, node: Node, company: Company
+    ) -> bool:
+        """Apply the company's frequency cap; False when the email waits or is skipped."""
+        cap = capping.from_settings(company.settings)
+        if not cap.enabled:
+            return True
+        now = clock.now()
+        recent = capping.recent_sends(session, enrollment.subscriber_id, now - cap.window)
+        verdict = capping.check(cap, loaded.priority, recent, now)
+        if verdict.allowed:
+            return True
+        position = node.position
+        if cap.when_capped == "skip" or verdict.until is None:
+            reason = f"skipped: {verdict.reason}"
+            ledger.hold(
+                session,
+                enrollment,
+                position,
+                channel="email",
+                priority=loaded.priority,
+                status="skipped",
+                reason=reason,
+            )
+            record_step(session, enrollment, position, "email", "skipped", now, reason)
+            _advance(session, enrollment, loaded, node.next, now)
+            return False
+        reason = f"delayed until {verdict.until.isoformat(timespec='seconds')}: {verdict.reason}"
+        ledger.hold(
+            session,
+            enrollment,
+            position,
+            channel="email",
+            priority=loaded.priority,
+            status="queued",
+            reason=reason,
+        )
+        stamp = int(now.timestamp() * 1000)  # a new job each time the email is capped
+        schedule(session, enrollment, position, verdict.until, kind="email", again=f":cap:{stamp}")
+        record_step(session, enrollment, position, "email", "delayed", verdict.until, reason)
+        return False
 
     def perform(self, rt: Any, plan: SendPlan) -> tuple[str, str | None]:
-        action = _actions(rt)[plan.action]
+        action = actions(rt)[plan.action]
         try:
-            return action.perform(plan.rendered, plan.ledger_message_id, rt.settings), None
+            status = action.perform(plan.rendered, plan.ledger_message_id, rt.settings)
+        except builtin_actions.RetryLater as exc:
+            return "retry", str(exc)
+        except builtin_actions.MaybeSent as exc:
+            return "unknown", f"{exc}; it may or may not have been delivered"
         except Exception as exc:  # recorded on the message; the step moves on
             return "failed", f"{type(exc).__name__}: {exc}"
+        if status == "kept":
+            return "sent", "no SMTP server configured; kept in the ledger"
+        return "sent", None
 
     def finish(
         self, rt: Any, session: Session, job: Any, plan: SendPlan | None, outcome: Any
     ) -> None:
         if plan is None:
             return
-        status, error = outcome
-        message = session.get_one(Message, plan.message_id)
+        status, detail = outcome
         enrollment = session.get_one(Enrollment, plan.enrollment_id)
-        if message.status != "sending":
-            return  # the sweeper already judged it (unknown); don't overwrite
-        message.status = "sent" if status in ("sent", "kept") else "failed"
-        message.reason = error or (
-            "no SMTP server configured; kept in the ledger" if status == "kept" else None
+        lock_subscriber(session, enrollment.subscriber_id)
+        session.refresh(enrollment)
+        message = ledger.find(session, plan.enrollment_id, plan.position)
+        assert message is not None
+        now = clock.now()
+        loaded = sequences.company_rules(session, enrollment.company_id).by_row.get(
+            enrollment.sequence_id
         )
-        message.lease_until = None
-        message.sent_at = clock.now() if message.status == "sent" else None
+        node = loaded.program.at(plan.position) if loaded else None
+        if message.status == "sending":
+            if status == "retry" and enrollment.status != "active":
+                # Not delivered, and the run stopped meanwhile: nothing left to retry for.
+                status = "skipped"
+                detail = f"{enrollment.status}: {enrollment.stop_reason}; last attempt: {detail}"
+            elif status == "retry" and message.attempts < ledger.MAX_ATTEMPTS:
+                self._retry(session, enrollment, message, plan, detail or "", now)
+                return
+            message.status = "failed" if status == "retry" else status
+            message.reason = detail
+            message.lease_until = None
+            message.sent_at = now if status == "sent" else None
+        # else: the sweeper already judged it (unknown); keep its verdict.
         record_step(
-            session,
-            enrollment,
-            plan.position,
-            plan.action,
-            message.status,
-            clock.now(),
-            message.reason,
+            session, enrollment, plan.position, plan.action, message.status, now, message.reason
+        )
+        if enrollment.status == "active" and enrollment.next_step == plan.position:
+            _advance(session, enrollment, loaded, node.next if node else END, now)
+
+    def _retry(
+        self,
+        session: Session,
+        enrollment: Enrollment,
+        message: Any,
+        plan: SendPlan,
+        detail: str,
+        now: datetime,
+    ) -> None:
+        when = now + ledger.retry_delay(message.attempts)
+        message.status = "queued"
+        message.lease_until = None
+        message.reason = (
+            f"attempt {message.attempts} failed ({detail}); retrying at "
+            f"{when.isoformat(timespec='seconds')}"
+        )
+        record_step(
+            session, enrollment, plan.position, plan.action, "retrying", when, message.reason
         )
         if enrollment.status == "active":
-            seq_row = session.get_one(Sequence, enrollment.sequence_id)
-            steps = list((seq_row.definition or {}).get("steps") or [])
-            advance(session, enrollment, steps, plan.position + 1, clock.now())
+            schedule(
+                session,
+                enrollment,
+                plan.position,
+                when,
+                kind=plan.action,
+                again=f":retry:{message.attempts}",
+            )
 
 
-def _actions(rt: Any) -> dict[str, Any]:
+def _advance(
+    session: Session, enrollment: Enrollment, loaded: Any, position: int, due: datetime
+) -> None:
+    """Move the cursor; schedule that position, or complete the run at the end."""
+    if enrollment.status != "active":
+        return  # a stop found during this step (a tag re-check) wins
+    enrollment.next_step = position
+    node = loaded.program.at(position) if loaded is not None and position != END else None
+    if node is not None:
+        schedule(session, enrollment, position, due, kind=node.kind)
+    elif due > clock.now():
+        # A trailing delay: the run stays active (holding its re-entry slot) until it ends.
+        schedule(session, enrollment, END, due, kind="end")
+    else:
+        finish(enrollment, "completed")
+
+
+def actions(rt: Any) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for batch in rt.pm.hook.register_actions():
         for action in batch or ():
@@ -420,111 +454,50 @@ def _actions(rt: Any) -> dict[str, Any]:
     return found
 
 
+_actions = actions  # the first increment's name, used by tests of the hook
+
+
+def _config(node: Node) -> dict[str, Any]:
+    """The step's settings in wire form (``from``, ``url``, ``add``...)."""
+    return schema.converter.unstructure(node.step)[node.kind]
+
+
 def _context(
-    enrollment: Enrollment, position: int, subscriber: Subscriber
+    enrollment: Enrollment, loaded: Any, position: int, subscriber: Subscriber
 ) -> builtin_actions.StepContext:
     event = dict(enrollment.entry_properties or {})
     return builtin_actions.StepContext(
         company_id=enrollment.company_id,
         enrollment_id=enrollment.id,
         sequence_id=enrollment.sequence_id,
+        sequence=loaded.slug,
         position=position,
         subscriber=subscriber,
         event=event,
         variables={
             "event": event,
             "subscriber": subscriber_view(subscriber),
-            "product": event.get("product", {}),
+            "product": template_product(event),
+        },
+        entry_event={
+            "id": enrollment.entry_event_id,
+            "name": enrollment.entry_event_name,
+            "occurredAt": enrollment.entry_occurred_at.isoformat()
+            if enrollment.entry_occurred_at
+            else None,
         },
     )
 
 
-def _claim(
-    rt: Any,
-    session: Session,
-    enrollment: Enrollment,
-    steps: list[Any],
-    position: int,
-    kind: str,
-    action: Any,
-    ctx: builtin_actions.StepContext,
-    config: dict[str, Any],
-) -> SendPlan | None:
-    now = clock.now()
-    rendered = action.render(ctx, config, {"sender": rt.settings.mail_from})
-    ledger_id = message_id_for(enrollment.company_id, enrollment.id, position)
-    message_id = insert_ignore(
-        session,
-        Message.__table__,
-        {
-            "company_id": enrollment.company_id,
-            "enrollment_id": enrollment.id,
-            "sequence_id": enrollment.sequence_id,
-            "step": position,
-            "subscriber_id": enrollment.subscriber_id,
-            "email": rendered.to,
-            "subject": rendered.subject,
-            "body": rendered.body,
-            "sender": rendered.sender,
-            "status": "sending",
-            "lease_until": now + timedelta(seconds=rt.settings.job_lease_seconds),
-            "message_id": ledger_id,
-            "created_at": now,
-        },
-        ["enrollment_id", "step"],
-    )
-    if message_id is None:
-        return _already_claimed(session, enrollment, steps, position, kind, now)
-    record_step(session, enrollment, position, kind, "sending", now)
-    return SendPlan(message_id, enrollment.id, position, rendered, ledger_id, kind)
-
-
-def _already_claimed(
-    session: Session,
-    enrollment: Enrollment,
-    steps: list[Any],
-    position: int,
-    kind: str,
-    now: datetime,
-) -> None:
-    """A second run of the same step: never send again; settle what the first left."""
-    message = session.scalars(
-        select(Message).where(Message.enrollment_id == enrollment.id, Message.step == position)
-    ).one()
-    if message.status == "sending" and message.lease_until and message.lease_until >= now:
-        raise RuntimeError("another worker is sending this step")  # retried after its lease
-    if message.status == "sending":
-        message.status = "unknown"
-        message.reason = (
-            "the sender stopped after claiming the message; it may or may not have been sent"
-        )
-        message.lease_until = None
-    record_step(session, enrollment, position, kind, message.status, now, message.reason)
-    advance(session, enrollment, steps, position + 1, now)
-
-
-def _skip_message(
-    session: Session, enrollment: Enrollment, position: int, kind: str, reason: str
-) -> None:
-    if kind != "email":
-        return
-    insert_ignore(
-        session,
-        Message.__table__,
-        {
-            "company_id": enrollment.company_id,
-            "enrollment_id": enrollment.id,
-            "sequence_id": enrollment.sequence_id,
-            "step": position,
-            "subscriber_id": enrollment.subscriber_id,
-            "email": enrollment.email,
-            "status": "skipped",
-            "reason": f"stopped: {reason}",
-            "message_id": message_id_for(enrollment.company_id, enrollment.id, position),
-            "created_at": clock.now(),
-        },
-        ["enrollment_id", "step"],
-    )
+def template_product(event: dict[str, Any]) -> dict[str, Any]:
+    """``product.*`` in templates: the event's product, else its first line item."""
+    product = event.get("product")
+    if isinstance(product, dict):
+        return product
+    items = event.get("lineItems")
+    if isinstance(items, list) and items and isinstance(items[0], dict):
+        return items[0]
+    return {}
 
 
 jobs.register_effect("step", StepHandler())

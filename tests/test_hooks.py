@@ -109,6 +109,26 @@ def test_hook_register_commands():
         cli.commands.pop("hello-plugin", None)
 
 
+def test_hook_register_blueprints(rt):
+    from flask import Blueprint
+
+    from web.app import create_app
+
+    class RoutePlugin:
+        @hookimpl
+        def register_blueprints(self, app):
+            bp = Blueprint("hello_plugin", __name__)
+            bp.add_url_rule("/hello-plugin", "hello", lambda: "hi")
+            app.register_blueprint(bp)
+
+    rt.pm.register(RoutePlugin(), name="route-plugin")
+    try:
+        client = create_app({"TESTING": True}, runtime=rt).test_client()
+        assert client.get("/hello-plugin").get_data(as_text=True) == "hi"
+    finally:
+        rt.pm.unregister(name="route-plugin")
+
+
 def test_hook_job_started(rt, tenant):
     from core import jobs, outbox
 

@@ -6,10 +6,10 @@ Every query is scoped to the key's company; another company's object is a 404.
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from core import events, subscribers
-from core.tables import Enrollment, Event, Message
+from core import events, profiles, subscribers
+from core.tables import Event
 from web.auth import company_from_api_key
 from web.params import datetime_arg, int_arg
 from web.runtime import rt
@@ -37,11 +37,11 @@ def list_events() -> Response:
 
 @bp.get("/subscribers/<path:email>")
 def get_subscriber(email: str) -> Response:
+    """The profile: combined and per-store revenue attributes, purchases, recent events."""
     with rt().unit_of_work() as session:
         company = company_from_api_key(session)
         sub = subscribers.get_by_email(session, company.id, email)
         recent, _ = events.recent(session, company.id, email=sub.email, limit=20)
-        attributes = {k: v for k, v in (sub.attributes or {}).items()}
         return jsonify(
             {
                 "success": True,
@@ -54,9 +54,12 @@ def get_subscriber(email: str) -> Response:
                     "tags": sub.tags or [],
                     "createdAt": sub.created_at.isoformat(),
                 },
-                "attributes": attributes,
-                "stores": [],
-                "purchasedProducts": [],
+                # Computed from the orders now, not read back from the stored copy
+                # (which rules use), so the profile can never show a stale figure.
+                "attributes": {**(sub.attributes or {}), **profiles.combined(session, sub.id)},
+                "stores": profiles.per_store(session, sub.id),
+                "purchasedProducts": profiles.purchased_products(session, sub.id),
+                # Filled by the replenishment and back-in-stock features once they exist.
                 "replenishment": [],
                 "waitlists": [],
                 "recentEvents": [events.to_json(e) for e in recent],
@@ -64,76 +67,7 @@ def get_subscriber(email: str) -> Response:
         )
 
 
-def _enrollment_json(row: Enrollment, steps: list) -> dict:
-    return {
-        "id": row.id,
-        "sequenceId": row.sequence_id,
-        "email": row.email,
-        "status": row.status,
-        "stopReason": row.stop_reason,
-        "enrolledAt": row.enrolled_at.isoformat(),
-        "entryEvent": {"id": row.entry_event_id, "name": row.entry_event_name},
-        "steps": steps,
-    }
-
-
-@bp.get("/enrollments")
-def list_enrollments() -> Response:
-    from rules import runner
-
-    with rt().unit_of_work() as session:
-        company = company_from_api_key(session)
-        query = select(Enrollment).where(Enrollment.company_id == company.id)
-        if request.args.get("sequence"):
-            query = query.where(
-                Enrollment.sequence_id
-                == runner.sequence_id_arg(session, company.id, request.args["sequence"])
-            )
-        if request.args.get("email"):
-            query = query.where(Enrollment.email == request.args["email"].strip().lower())
-        if request.args.get("status"):
-            query = query.where(Enrollment.status == request.args["status"])
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(
-            query.order_by(Enrollment.id.desc())
-            .limit(int_arg("limit", 50, low=1, high=500))
-            .offset(int_arg("offset", 0, high=10**9))
-        ).all()
-        items = [_enrollment_json(r, runner.step_history(session, r)) for r in rows]
-        return jsonify({"success": True, "enrollments": items, "total": total})
-
-
-def message_json(row: Message) -> dict:
-    return {
-        "id": row.id,
-        "enrollmentId": row.enrollment_id,
-        "sequenceId": row.sequence_id,
-        "step": row.step,
-        "email": row.email,
-        "subject": row.subject,
-        "status": row.status,
-        "reason": row.reason,
-        "sentAt": row.sent_at.isoformat() if row.sent_at else None,
-        "messageId": row.message_id,
-    }
-
-
-@bp.get("/messages")
-def list_messages() -> Response:
-    with rt().unit_of_work() as session:
-        company = company_from_api_key(session)
-        query = select(Message).where(Message.company_id == company.id)
-        if request.args.get("email"):
-            query = query.where(Message.email == request.args["email"].strip().lower())
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(
-            query.order_by(Message.id.desc())
-            .limit(int_arg("limit", 50, low=1, high=500))
-            .offset(int_arg("offset", 0, high=10**9))
-        ).all()
-        return jsonify(
-            {"success": True, "messages": [message_json(m) for m in rows], "total": total}
-        )
+# /api/enrollments and /api/messages: web/sequences.py (the rules engine's blueprint).
 
 
 @bp.get("/events/<int:event_id>")

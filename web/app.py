@@ -18,6 +18,10 @@ def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | Non
         # Webhooks and sync batches may be 5 MiB; storefront routes check a smaller limit.
         MAX_CONTENT_LENGTH=rt.settings.webhook_body_limit,
         JSON_SORT_KEYS=False,
+        # The setup pages' session: not readable by scripts, not sent on cross-site POSTs.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=rt.settings.base_url.startswith("https://"),
     )
     if test_config:
         app.config.update(test_config)
@@ -29,6 +33,20 @@ def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | Non
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(openapi.bp)
+    from web import products, sync
+
+    app.register_blueprint(sync.bp)
+    app.register_blueprint(products.bp)
+    from web import integrations, setup, woocommerce_plugin
+
+    app.register_blueprint(woocommerce_plugin.bp)
+    app.register_blueprint(integrations.bp)
+    app.register_blueprint(setup.bp)
+    from web import sequences, unsubscribe  # rules engine (issue 5)
+
+    app.register_blueprint(sequences.bp)
+    app.register_blueprint(unsubscribe.bp)
+    rt.pm.hook.register_blueprints(app=app)
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -194,6 +194,70 @@ def deliveries_replay(delivery_id: int) -> None:
         click.echo(f"delivery {row.id} ({row.topic}) queued again")
 
 
+# --- store sync ------------------------------------------------------------------------
+
+
+@cli.group("sync")
+def sync_group() -> None:
+    """Store data sync (products, customers, orders pushed by store plugins)."""
+
+
+@sync_group.command("status")
+@click.option("--integration", "integration_id", default=None, help="Only this integration.")
+@click.option("--company", "company_slug", default=None, help="Only this company.")
+@click.option("--limit", default=20, show_default=True, help="Latest sync run rows to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def sync_status(
+    integration_id: str | None, company_slug: str | None, limit: int, as_json: bool
+) -> None:
+    """Show the latest sync runs with their counts, and each store's last sync."""
+    from core import sync
+    from core.tables import Integration
+
+    with _runtime().unit_of_work() as session:
+        company_id = accounts.company_by_slug(session, company_slug).id if company_slug else None
+        query = select(Integration).order_by(Integration.created_at)
+        if company_id is not None:
+            query = query.where(Integration.company_id == company_id)
+        if integration_id:
+            query = query.where(Integration.id == integration_id)
+        stores = list(session.scalars(query))
+        rows = sync.runs(session, company_id=company_id, integration_id=integration_id, limit=limit)
+        runs = [sync.run_json(row) for row in rows]
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "integrations": [
+                        {
+                            "integrationId": s.id,
+                            "storeUrl": s.store_url,
+                            "lastSyncAt": s.last_sync_at.isoformat() if s.last_sync_at else None,
+                            "lastSyncError": s.last_sync_error,
+                        }
+                        for s in stores
+                    ],
+                    "syncRuns": runs,
+                }
+            )
+        )
+        return
+    for store in stores:
+        when = f"{store.last_sync_at:%Y-%m-%d %H:%M:%S}" if store.last_sync_at else "never"
+        error = f"  error: {store.last_sync_error}" if store.last_sync_error else ""
+        click.echo(f"{store.id}\t{store.store_url}\tlast sync: {when}{error}")
+    if not runs:
+        click.echo("no sync runs yet")
+        return
+    click.echo("run\tresource\tpages\titems\tupserted\tskippedStale\tignored\tfailed\tstate")
+    for run in runs:
+        state = "finished" if run["finishedAt"] else f"running (page {run['lastPage']})"
+        click.echo(
+            f"{run['syncRunId']}\t{run['resource']}\t{run['pages']}\t{run['items']}\t"
+            f"{run['upserted']}\t{run['skippedStale']}\t{run['ignored']}\t{run['failed']}\t{state}"
+        )
+
+
 # --- plugins --------------------------------------------------------------------------
 
 
@@ -294,6 +358,70 @@ def rules_load(path: str, company_slug: str) -> None:
     click.echo(f"loaded {len(sequences)} sequence(s) into {company_slug}")
 
 
+@rules_group.command("check")
+@click.argument("path", type=click.Path())
+def rules_check(path: str) -> None:
+    """Validate rule files without loading them: one line per problem (file:line path: message)."""
+    from rules import authoring
+
+    problems, count = authoring.check(path)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        raise click.ClickException(f"{len(problems)} problem(s) in rule files under {path}")
+    click.echo(f"ok: {count} sequence(s) under {path}")
+
+
+@rules_group.command("test")
+@click.argument("path", type=click.Path())
+@click.option("--event", "event_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def rules_test(path: str, event_path: str, as_json: bool) -> None:
+    """Which sequences under PATH an event (a JSON file) would enrol into, and why not."""
+    from rules import authoring, loader
+
+    try:
+        report = authoring.test(path, Path(event_path))
+    except loader.RuleErrors as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException(f"{len(exc.problems)} problem(s) in rule files") from exc
+    except authoring.BadEvent as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    for line in authoring.format_test(report):
+        click.echo(line)
+
+
+@rules_group.command("dry-run")
+@click.argument("sequence")
+@click.option("--company", "company_slug", required=True)
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 365))
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(0, 1000))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def rules_dry_run(sequence: str, company_slug: str, days: int, limit: int, as_json: bool) -> None:
+    """Replay stored events through SEQUENCE (a stored id, or a rule file) without sending."""
+    from rules import authoring, loader
+
+    with _runtime().unit_of_work() as session:
+        company = accounts.company_by_slug(session, company_slug)
+        try:
+            reports = authoring.dry_run(session, company, sequence, days=days, limit=limit)
+        except loader.RuleErrors as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            raise click.ClickException(f"{len(exc.problems)} problem(s) in rule files") from exc
+        session.rollback()  # a dry-run writes nothing
+    if as_json:
+        click.echo(json.dumps(reports, indent=2))
+        return
+    for report in reports:
+        for line in authoring.format_dry_run(report):
+            click.echo(line)
+
+
 @cli.command()
 @click.option("--port", default=8000, show_default=True)
 def dev(port: int) -> None:
@@ -304,6 +432,8 @@ def dev(port: int) -> None:
 
     from web import demo
 
+    # Links (demo.json, authorize URLs) must point at this server unless told otherwise.
+    os.environ.setdefault("STOREFLOW_BASE_URL", f"http://127.0.0.1:{port}")
     settings = config.load()
     migrate.upgrade(settings.database_url)
     info = demo.seed(_runtime())
@@ -316,7 +446,7 @@ storeflow is starting
   owner login:  {info["ownerEmail"]} / {info["ownerPassword"] or "(unchanged since the first run)"}
   try:          make demo   (in another terminal)
 """)
-    env = {**os.environ, "STOREFLOW_BASE_URL": f"http://127.0.0.1:{port}"}
+    env = dict(os.environ)
     exe = str(Path(sys.executable).with_name("storeflow"))  # the venv's own script
     procs = [
         subprocess.Popen([exe, "serve", "--port", str(port)], env=env),

@@ -139,3 +139,11 @@ def _map_resource(resource: str, payload: Any, store: StoreContext) -> Mapped:
 @hookimpl
 def register_providers() -> list[Any]:
     return [WooCommerceProvider()]
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    # Imported lazily: the simulator needs ``requests``, which only its users install.
+    from providers.woocommerce import simulator
+
+    simulator.register_cli(cli)

@@ -1,0 +1,239 @@
+"""JSON bodies of the connection routes, validated with one cattrs converter.
+
+camelCase on the wire, snake_case in Python. Unknown keys are ignored (plugins add
+fields over time). Strings are strings (no ``1`` -> ``"1"`` coercion), integers are
+integers (not booleans), and string lengths are capped through field metadata
+(``max``). Every mismatch is a 422 ``validation_failed`` whose ``details`` list
+``{path, message}``; a body that is not JSON is a 400, a wrong content type a 415.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal, TypeVar, get_origin
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
+from flask import request
+
+from core.errors import BadRequest, UnsupportedMediaType, ValidationFailed
+
+T = TypeVar("T")
+MAX_DETAILS = 20
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _max(limit: int) -> dict[str, int]:
+    return {"max": limit}
+
+
+# --- bodies -----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ConnectBody:
+    store_url: str = attrs.field(metadata=_max(500))
+    site_name: str = attrs.field(default="", metadata=_max(200))
+    plugin_version: str | None = attrs.field(default=None, metadata=_max(40))
+    wp_version: str | None = attrs.field(default=None, metadata=_max(40))
+    wc_version: str | None = attrs.field(default=None, metadata=_max(40))
+    currency: str = attrs.field(default="USD", metadata=_max(3))
+    timezone: str = attrs.field(default="UTC", metadata=_max(64))
+
+
+@attrs.frozen
+class PollBody:
+    connect_request_id: str = attrs.field(metadata=_max(100))
+    poll_token: str = attrs.field(metadata=_max(200))
+
+
+@attrs.frozen
+class QueueStats:
+    pending: int = 0
+    failed: int = 0
+
+
+@attrs.frozen
+class HeartbeatBody:
+    plugin_version: str | None = attrs.field(default=None, metadata=_max(40))
+    wp_version: str | None = attrs.field(default=None, metadata=_max(40))
+    wc_version: str | None = attrs.field(default=None, metadata=_max(40))
+    store_url: str | None = attrs.field(default=None, metadata=_max(500))
+    queue: QueueStats | None = None
+    last_error: str | None = attrs.field(default=None, metadata=_max(10_000))
+
+
+@attrs.frozen
+class AckBody:
+    status: Literal["started", "completed", "failed"]
+    detail: str | None = attrs.field(default=None, metadata=_max(10_000))
+
+
+@attrs.frozen
+class ReasonBody:
+    reason: str | None = attrs.field(default=None, metadata=_max(1000))
+
+
+@attrs.frozen
+class SyncBody:
+    resources: list[Literal["products", "customers", "orders"]] | None = None
+
+
+# --- the converter ----------------------------------------------------------------------
+
+
+class _Invalid(ValueError):
+    pass
+
+
+def _strict_str(value: Any, _: Any = None) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"expected a string, got {_describe(value)}")
+    return value
+
+
+def _strict_int(value: Any, _: Any = None) -> int:
+    if type(value) is not int:
+        raise _Invalid(f"expected an integer, got {_describe(value)}")
+    if value < 0 or value > 2**53:
+        raise _Invalid("expected a non-negative integer below 2^53")
+    return value
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(
+        type(value), "an array" if isinstance(value, list) else "an object"
+    )
+
+
+def _object_factory(cls: type, converter: cattrs.Converter) -> Any:
+    inner = make_dict_structure_fn(
+        cls, converter, **{a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
+    )
+
+    def structure(value: Any, _: Any = None) -> Any:
+        if not isinstance(value, dict):
+            raise _Invalid(f"expected an object, got {_describe(value)}")
+        return inner(value, cls)
+
+    return structure
+
+
+def _list_factory(type_: Any, converter: cattrs.Converter) -> Any:
+    (element,) = type_.__args__
+    handler = converter.get_structure_hook(element)
+
+    def structure(value: Any, _: Any = None) -> list[Any]:
+        if not isinstance(value, list):
+            raise _Invalid(f"expected an array, got {_describe(value)}")
+        items = []
+        for index, item in enumerate(value):
+            try:
+                items.append(handler(item, element))
+            except _Invalid as exc:
+                raise _Invalid(f"item {index}: {exc}") from None
+        return items
+
+    return structure
+
+
+def _literal_factory(type_: Any, converter: cattrs.Converter) -> Any:
+    allowed = type_.__args__
+
+    def structure(value: Any, _: Any = None) -> Any:
+        if isinstance(value, str) and value in allowed:
+            return value
+        raise _Invalid("must be one of " + ", ".join(map(str, allowed)))
+
+    return structure
+
+
+converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=True)
+converter.register_structure_hook(str, _strict_str)
+converter.register_structure_hook(int, _strict_int)
+converter.register_structure_hook_factory(attrs.has, _object_factory)
+converter.register_structure_hook_factory(lambda t: get_origin(t) is list, _list_factory)
+converter.register_structure_hook_factory(lambda t: get_origin(t) is Literal, _literal_factory)
+
+_PATH_PART = re.compile(r"\.([a-z0-9]+(?:_[a-z0-9]+)+)")
+
+
+def _camel_path(path: str) -> str:
+    """cattrs reports attribute names (``$.store_url``); the wire has ``$.storeUrl``."""
+    return _PATH_PART.sub(lambda m: "." + _camel(m.group(1)), path)
+
+
+def _details(exc: BaseException) -> list[dict[str, str]]:
+    details = []
+    for line in cattrs.transform_error(exc, path="$", format_exception=_format):
+        message, _, path = line.rpartition(" @ ")
+        details.append({"path": _camel_path(path or "$"), "message": message or line})
+    return details
+
+
+def _format(exc: BaseException, type_: Any) -> str:
+    if isinstance(exc, _Invalid):
+        return str(exc)
+    if isinstance(exc, KeyError):
+        return "required"
+    return cattrs.v.format_exception(exc, type_)
+
+
+def _lengths(obj: Any, path: str = "$") -> list[dict[str, str]]:
+    problems = []
+    for field in attrs.fields(type(obj)):
+        value = getattr(obj, field.name)
+        where = f"{path}.{_camel(field.name)}"
+        limit = field.metadata.get("max")
+        if isinstance(value, str) and limit is not None and len(value) > limit:
+            problems.append({"path": where, "message": f"longer than {limit} characters"})
+        elif attrs.has(type(value)):
+            problems.extend(_lengths(value, where))
+    return problems
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """Validate decoded JSON into ``cls`` or raise 422 with every problem found."""
+    try:
+        obj = converter.structure(data, cls)
+    except Exception as exc:  # every cattrs or hook failure is bad input, never a 500
+        _reject(_details(exc) or [{"path": "$", "message": str(exc)}])
+    problems = _lengths(obj)
+    if problems:
+        _reject(problems)
+    return obj
+
+
+def _reject(details: list[dict[str, str]]) -> None:
+    first = details[0]
+    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+    raise ValidationFailed(
+        f"the request body is not valid: {first['path']}: {first['message']}{more}",
+        details=details[:MAX_DETAILS],
+    )
+
+
+# --- reading the request ------------------------------------------------------------------
+
+
+def json_body(*, optional: bool = False) -> Any:
+    """The decoded JSON body; ``{}`` for an empty body when ``optional``."""
+    raw = request.get_data(cache=True)
+    if optional and not raw.strip():
+        return {}
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(
+            "send Content-Type: application/json", code="unsupported_media_type"
+        )
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}", code="malformed_json") from None

@@ -1,0 +1,151 @@
+"""Admin JSON API for integrations and connect requests (company API key).
+
+Every integration route is scoped to the key's company: another company's
+integration is a 404, as if it did not exist. Approving a connect request
+attaches the store to the key's company (the browser page does the same for a
+signed-in owner or admin).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core import commands, connections, health, integrations
+from core.errors import Conflict
+from core.tables import Company, Integration
+from web import inputs
+from web.auth import bearer_token, company_from_api_key
+from web.params import int_arg
+from web.runtime import rt
+
+bp = Blueprint("integrations", __name__, url_prefix="/api")
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def integration_json(session: Session, row: Integration) -> dict[str, Any]:
+    latest = commands.latest_sync(session, row.id)
+    return {
+        "id": row.id,
+        "provider": row.provider,
+        "storeUrl": row.store_url,
+        "name": row.name,
+        "status": row.status,
+        "health": row.health,
+        "healthReasons": list(row.health_reasons or []),
+        "lastSeenAt": _iso(row.last_seen_at),
+        "pluginVersion": row.plugin_version,
+        "wpVersion": row.wp_version,
+        "wcVersion": row.wc_version,
+        "lastSyncAt": _iso(row.last_sync_at),
+        "lastSyncError": row.last_sync_error,
+        "sync": commands.state_json(latest) if latest is not None else None,
+        "connectedAt": _iso(row.connected_at),
+        "disconnectedAt": _iso(row.disconnected_at),
+        "disconnectReason": row.disconnect_reason,
+        "createdAt": _iso(row.created_at),
+    }
+
+
+def diagnostics_json(session: Session, row: Integration) -> dict[str, Any]:
+    state = row.plugin_state or {}
+    return {
+        "queue": state.get("queue"),
+        "lastError": state.get("lastError"),
+        "reportedStoreUrl": state.get("storeUrl"),
+        "lastHeartbeatAt": state.get("heartbeatAt"),
+        "recentFailures": health.recent_failures(session, row.id),
+        "recentCommands": [commands.state_json(c) for c in commands.recent(session, row.id)],
+    }
+
+
+def _decided_by() -> str:
+    return f"api_key:{bearer_token()[:12]}"
+
+
+@bp.get("/integrations")
+def list_integrations() -> Response:
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        query = select(Integration).where(Integration.company_id == company.id)
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(
+            query.order_by(Integration.created_at, Integration.id)
+            .limit(int_arg("limit", 100, low=1, high=500))
+            .offset(int_arg("offset", 0, high=10**9))
+        ).all()
+        items = [integration_json(session, row) for row in rows]
+        return jsonify({"success": True, "integrations": items, "total": total})
+
+
+@bp.get("/integrations/<integration_id>")
+def get_integration(integration_id: str) -> Response:
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        row = integrations.get(session, integration_id, company.id)
+        item = integration_json(session, row) | {"diagnostics": diagnostics_json(session, row)}
+        return jsonify({"success": True, "integration": item})
+
+
+@bp.post("/integrations/<integration_id>/sync")
+def request_sync(integration_id: str) -> tuple[Response, int]:
+    """The "Sync Store" button: queue a sync for the plugin's next heartbeat (one at a time)."""
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        row = integrations.get(session, integration_id, company.id)
+        body = inputs.structure(inputs.json_body(optional=True), inputs.SyncBody)
+        if row.status != "connected":
+            raise Conflict(
+                "this integration is not connected; reconnect it from WordPress first",
+                code="integration_not_connected",
+            )
+        if row.installation_token_hash is None:
+            raise Conflict(
+                "this integration has no store plugin to run a sync",
+                code="sync_not_supported",
+            )
+        command, queued = commands.request_sync(
+            session, row, resources=body.resources or commands.SYNC_RESOURCES
+        )
+        answer = {"success": True, "queued": queued, "command": commands.state_json(command)}
+    return jsonify(answer), 202
+
+
+@bp.post("/integrations/<integration_id>/disconnect")
+def disconnect(integration_id: str) -> Response:
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        row = integrations.get(session, integration_id, company.id)
+        body = inputs.structure(inputs.json_body(optional=True), inputs.ReasonBody)
+        connections.disconnect(session, row, by="admin", reason=body.reason)
+        return jsonify({"success": True, "integration": integration_json(session, row)})
+
+
+@bp.post("/connect-requests/<request_id>/approve")
+def approve_request(request_id: str) -> Response:
+    """Operators and tests approve without a browser; the store joins the key's company."""
+    with rt().unit_of_work() as session:
+        company: Company = company_from_api_key(session)
+        row = connections.approve(session, request_id, company, decided_by=_decided_by())
+        request_row = connections.get(session, request_id)
+        return jsonify(
+            {
+                "success": True,
+                "connectRequest": connections.request_json(request_row),
+                "integration": integration_json(session, row),
+            }
+        )
+
+
+@bp.post("/connect-requests/<request_id>/deny")
+def deny_request(request_id: str) -> Response:
+    with rt().unit_of_work() as session:
+        company_from_api_key(session)
+        row = connections.deny(session, request_id, decided_by=_decided_by())
+        return jsonify({"success": True, "connectRequest": connections.request_json(row)})

@@ -1,0 +1,106 @@
+"""Admin JSON API for the catalogue: ``/api/products`` and one product with its variants.
+
+Every query is scoped to the API key's company; another company's product is a
+404. Replenishment settings and waitlist counts show their defaults until those
+features store anything (``replenishment`` / ``waitlist`` blocks are part of the
+contract's product shape already).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from core import catalog
+from core.errors import NotFound
+from core.tables import Product, Variant
+from web.auth import company_from_api_key
+from web.params import int_arg
+from web.runtime import rt
+
+bp = Blueprint("products", __name__, url_prefix="/api")
+
+REPLENISHMENT_DEFAULTS = {
+    "enabled": False,
+    "days": None,
+    "match": "product",
+    "suggestedDays": None,
+    "sampleSize": 0,
+}
+
+
+def variant_json(row: Variant) -> dict[str, Any]:
+    return {
+        "providerVariantId": row.provider_variant_id,
+        "title": row.title,
+        "sku": row.sku,
+        "priceCents": row.price_cents,
+        "stockStatus": row.stock_status,
+        "stockQuantity": row.stock_quantity,
+        "imageUrl": row.image_url,
+        "url": row.url,
+        "waitlist": {"waiting": 0, "notified": 0},
+    }
+
+
+def product_json(row: Product, variants: list[Variant]) -> dict[str, Any]:
+    return {
+        "provider": row.provider,
+        "providerProductId": row.provider_product_id,
+        "integrationId": row.integration_id,
+        "title": row.title,
+        "type": row.type,
+        "status": row.status,
+        "url": row.url,
+        "imageUrl": row.image_url,
+        "categories": list(row.categories or []),
+        "stockStatus": row.stock_status,
+        "stockQuantity": row.stock_quantity,
+        "priceCents": row.price_cents,
+        "currency": row.currency,
+        "deleted": row.deleted,
+        "variants": [variant_json(v) for v in variants],
+        "replenishment": dict(REPLENISHMENT_DEFAULTS),
+        "pendingReminders": 0,
+    }
+
+
+@bp.get("/products")
+def list_products() -> Response:
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        rows, total = catalog.list_products(
+            session,
+            company.id,
+            provider=request.args.get("provider") or None,
+            search=(request.args.get("search") or "")[:200] or None,
+            include_deleted=request.args.get("deleted", "").lower() in ("1", "true", "yes"),
+            limit=int_arg("limit", 50, low=1, high=500),
+            offset=int_arg("offset", 0, high=10**9),
+        )
+        variants = catalog.variants_of(session, [row.id for row in rows])
+        return jsonify(
+            {
+                "success": True,
+                "products": [product_json(row, variants[row.id]) for row in rows],
+                "total": total,
+            }
+        )
+
+
+@bp.get("/products/<provider>/<provider_product_id>")
+def get_product(provider: str, provider_product_id: str) -> Response:
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        row = catalog.get_product(
+            session,
+            company.id,
+            provider,
+            provider_product_id,
+            integration_id=request.args.get("integration") or None,
+        )
+        if row is None:
+            raise NotFound("no such product", code="product_not_found")
+        variants = catalog.variants_of(session, [row.id])[row.id]
+        return jsonify({"success": True, "product": product_json(row, variants)})

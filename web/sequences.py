@@ -1,0 +1,256 @@
+"""Admin JSON API of the rules engine (company API key).
+
+``/api/sequences`` takes and returns the rule-file schema as JSON (``rules.schema``),
+so a sequence can move between a YAML file and the API unchanged; invalid input is a
+422 whose ``details`` are the schema's issues (``{path: "$.trigger.filters[0].operator",
+message}``), every problem at once. ``/api/enrollments`` and ``/api/messages`` read
+the runs and the send ledger; ``/api/settings/*`` holds the frequency cap and the
+outbound webhook signing secret. Every query is scoped to the key's company.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import func, select
+
+from core import clock
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.tables import Company, Enrollment, Message
+from rules import actions, capping, dryrun, enrollments, ledger, runner, schema, sequences
+from web.auth import company_from_api_key
+from web.inputs import json_body
+from web.params import int_arg
+from web.runtime import rt
+
+bp = Blueprint("sequences", __name__, url_prefix="/api")
+
+ENROLLMENT_STATUSES = ("active", "completed", "stopped", "cancelled")
+MESSAGE_STATUSES = ("queued", "sending", "sent", "unknown", "failed", "skipped")
+
+
+def _structure(data: Any) -> schema.Sequence:
+    try:
+        return schema.structure_sequence(data)
+    except schema.SchemaError as error:
+        details = [{"path": issue.json_path, "message": issue.message} for issue in error.issues]
+        first = details[0] if details else {"path": "$", "message": "invalid"}
+        more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+        raise ValidationFailed(
+            f"the sequence is not valid: {first['path']}: {first['message']}{more}",
+            details=details,
+        ) from None
+
+
+def _found(session: Any, company_id: int, sequence_id: str) -> Any:
+    row = sequences.get(session, company_id, sequence_id)
+    if row is None:
+        raise NotFound(f"no sequence {sequence_id!r}", code="sequence_not_found")
+    return row
+
+
+def _meta(session: Any, row: Any) -> dict[str, Any]:
+    active = session.scalar(
+        select(func.count(Enrollment.id)).where(
+            Enrollment.sequence_id == row.id, Enrollment.status == "active"
+        )
+    )
+    return {
+        "source": row.source,
+        "createdAt": row.created_at.isoformat(),
+        "updatedAt": row.updated_at.isoformat(),
+        "activeEnrollments": active or 0,
+    }
+
+
+@bp.get("/sequences")
+def list_sequences() -> Response:
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        rows = sequences.listing(session, company.id)
+        status = request.args.get("status")
+        if status:
+            rows = [row for row in rows if row.status == status]
+        return jsonify(
+            {"success": True, "sequences": [row.definition for row in rows], "total": len(rows)}
+        )
+
+
+@bp.post("/sequences")
+def create_sequence() -> Response:
+    seq = _structure(json_body())
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        if sequences.get(session, company.id, seq.id) is not None:
+            raise Conflict(
+                f"a sequence {seq.id!r} exists; PUT /api/sequences/{seq.id} replaces it",
+                code="sequence_exists",
+            )
+        row = runner.save_sequence(session, company.id, seq)
+        body = {"success": True, "sequence": row.definition, "meta": _meta(session, row)}
+    response = jsonify(body)
+    response.status_code = 201
+    return response
+
+
+@bp.get("/sequences/<sequence_id>")
+def get_sequence(sequence_id: str) -> Response:
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        row = _found(session, company.id, sequence_id)
+        return jsonify({"success": True, "sequence": row.definition, "meta": _meta(session, row)})
+
+
+@bp.put("/sequences/<sequence_id>")
+def put_sequence(sequence_id: str) -> Response:
+    data = json_body()
+    if isinstance(data, dict) and "id" not in data:
+        data = {"id": sequence_id, **data}
+    seq = _structure(data)
+    if seq.id != sequence_id:
+        raise ValidationFailed(
+            "the body's id must be the id in the URL",
+            details=[{"path": "$.id", "message": f"must be {sequence_id!r}, got {seq.id!r}"}],
+        )
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        created = sequences.get(session, company.id, sequence_id) is None
+        row = runner.save_sequence(session, company.id, seq)
+        body = {"success": True, "sequence": row.definition, "meta": _meta(session, row)}
+    response = jsonify(body)
+    response.status_code = 201 if created else 200
+    return response
+
+
+@bp.delete("/sequences/<sequence_id>")
+def delete_sequence(sequence_id: str) -> Response:
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        row = _found(session, company.id, sequence_id)
+        cancelled = runner.delete_sequence(session, row)
+        return jsonify({"success": True, "cancelledEnrollments": cancelled})
+
+
+@bp.post("/sequences/<sequence_id>/dry-run")
+def dry_run_sequence(sequence_id: str) -> Response:
+    options = dryrun.parse_options(json_body(optional=True))
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        row = _found(session, company.id, sequence_id)
+        report = dryrun.run(
+            session,
+            company,
+            schema.structure_sequence(row.definition),
+            days=options.days,
+            limit=options.limit,
+            now=clock.now(),
+        )
+        # A dry-run never writes: anything the session might hold is discarded.
+        session.rollback()
+    return jsonify({"success": True, "dryRun": report})
+
+
+# --- runs and the ledger ------------------------------------------------------------------
+
+
+def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.args.get(name) or None
+    if value is not None and value not in allowed:
+        raise ValidationFailed(
+            f"{name} must be one of {', '.join(allowed)}",
+            details=[
+                {"path": f"$.query.{name}", "message": f"must be one of {', '.join(allowed)}"}
+            ],
+        )
+    return value
+
+
+@bp.get("/enrollments")
+def list_enrollments() -> Response:
+    status = _choice("status", ENROLLMENT_STATUSES)
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        query = select(Enrollment).where(Enrollment.company_id == company.id)
+        if request.args.get("sequence"):
+            sequence_row = sequences.id_arg(session, company.id, request.args["sequence"])
+            query = query.where(Enrollment.sequence_id == sequence_row)
+        if request.args.get("email"):
+            query = query.where(Enrollment.email == request.args["email"].strip().lower())
+        if status:
+            query = query.where(Enrollment.status == status)
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(
+            query.order_by(Enrollment.id.desc())
+            .limit(int_arg("limit", 50, low=1, high=500))
+            .offset(int_arg("offset", 0, high=10**9))
+        ).all()
+        history = enrollments.step_history(session, [row.id for row in rows])
+        slugs = sequences.slugs(session, {row.sequence_id for row in rows})
+        items = [
+            enrollments.to_json(row, slugs.get(row.sequence_id), history[row.id]) for row in rows
+        ]
+        return jsonify({"success": True, "enrollments": items, "total": total})
+
+
+@bp.get("/messages")
+def list_messages() -> Response:
+    status = _choice("status", MESSAGE_STATUSES)
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        query = select(Message).where(Message.company_id == company.id)
+        if request.args.get("email"):
+            query = query.where(Message.email == request.args["email"].strip().lower())
+        if request.args.get("sequence"):
+            sequence_row = sequences.id_arg(session, company.id, request.args["sequence"])
+            query = query.where(Message.sequence_id == sequence_row)
+        if status:
+            query = query.where(Message.status == status)
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(
+            query.order_by(Message.id.desc())
+            .limit(int_arg("limit", 50, low=1, high=500))
+            .offset(int_arg("offset", 0, high=10**9))
+        ).all()
+        slugs = sequences.slugs(session, {row.sequence_id for row in rows})
+        items = [ledger.to_json(row, slugs.get(row.sequence_id)) for row in rows]
+        return jsonify({"success": True, "messages": items, "total": total})
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+@bp.get("/settings/frequency-cap")
+def get_frequency_cap() -> Response:
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        cap = capping.from_settings(company.settings)
+        return jsonify({"success": True, "frequencyCap": cap.to_json()})
+
+
+@bp.put("/settings/frequency-cap")
+def put_frequency_cap() -> Response:
+    data = json_body()
+    try:
+        cap = capping.parse(data)
+    except capping.InvalidCap as error:
+        raise ValidationFailed(
+            f"the frequency cap is not valid: {error}", details=error.details
+        ) from None
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        _set_setting(company, capping.SETTINGS_KEY, cap.to_json())
+        return jsonify({"success": True, "frequencyCap": cap.to_json()})
+
+
+@bp.get("/settings/webhook-signing-secret")
+def get_webhook_secret() -> Response:
+    """The Standard Webhooks secret that signs this company's outbound webhook steps."""
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        secret = actions.signing_secret(company)
+        return jsonify({"success": True, "webhookSigningSecret": secret})
+
+
+def _set_setting(company: Company, key: str, value: Any) -> None:
+    company.settings = {**(company.settings or {}), key: value}

@@ -1,0 +1,113 @@
+"""WooCommerce plugin protocol: connect, poll, heartbeat, command acks, disconnect.
+
+``connect`` and ``connect/poll`` are unauthenticated (the poll token proves the
+poller started the request) and rate limited per client address. Everything else
+is plugin traffic through :func:`web.plugin_auth.plugin_route`: bearer installation
+token, Standard Webhooks signature within ±300 s, and ``webhook-id`` dedupe. Sync
+batches and events live in their own modules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+from sqlalchemy.orm import Session
+
+from core import clock, commands, connections, health
+from core.ratelimit import Limit
+from web import inputs
+from web.plugin_auth import PluginCall, plugin_route
+from web.ratelimits import client_ip, enforce
+from web.runtime import rt
+
+bp = Blueprint("woocommerce_plugin", __name__, url_prefix="/api/woocommerce")
+
+# A merchant clicks "Connect" a few times at most; a flood is abuse (each one is a row).
+CONNECT_LIMIT = Limit("woocommerce-connect", count=10, seconds=600)
+# Polls come every POLL_INTERVAL_SECONDS per pending request; leave room for a few stores
+# behind one address, refuse floods.
+POLL_LIMIT = Limit("woocommerce-poll", count=600, seconds=600)
+
+
+@bp.post("/connect")
+def connect() -> tuple[Response, int]:
+    ip = client_ip()
+    enforce(CONNECT_LIMIT, ip, "too many connect requests from this address; retry later")
+    body = inputs.structure(inputs.json_body(), inputs.ConnectBody)
+    runtime = rt()
+    with runtime.unit_of_work() as session:
+        new = connections.create(
+            session,
+            connections.StoreInfo(
+                store_url=body.store_url,
+                site_name=body.site_name,
+                plugin_version=body.plugin_version,
+                wp_version=body.wp_version,
+                wc_version=body.wc_version,
+                currency=body.currency,
+                timezone=body.timezone,
+            ),
+            provider="woocommerce",
+            requester_ip=ip,
+        )
+        # The base URL comes from settings, never from the Host header: a forged Host
+        # must not be able to send a merchant to someone else's approval page.
+        answer = {
+            "success": True,
+            "connectRequestId": new.request.id,
+            "pollToken": new.poll_token,
+            "authorizeUrl": f"{runtime.settings.base_url}/setup/woocommerce?request={new.request.id}",
+            "expiresAt": new.request.expires_at.isoformat(),
+            "pollIntervalSeconds": connections.POLL_INTERVAL_SECONDS,
+        }
+    return jsonify(answer), 201
+
+
+@bp.post("/connect/poll")
+def poll() -> Response:
+    enforce(POLL_LIMIT, client_ip(), "too many polls from this address; slow down")
+    body = inputs.structure(inputs.json_body(), inputs.PollBody)
+    with rt().unit_of_work() as session:
+        answer = connections.poll(session, body.connect_request_id, body.poll_token)
+    return jsonify(answer)
+
+
+@bp.post("/heartbeat")
+@plugin_route
+def heartbeat(session: Session, call: PluginCall) -> dict[str, Any]:
+    body = inputs.structure(call.data, inputs.HeartbeatBody)
+    queue = body.queue or inputs.QueueStats()
+    health.record_heartbeat(
+        session,
+        call.integration,
+        plugin_version=body.plugin_version,
+        wp_version=body.wp_version,
+        wc_version=body.wc_version,
+        store_url=body.store_url,
+        queue={"pending": queue.pending, "failed": queue.failed},
+        last_error=body.last_error,
+    )
+    delivered = commands.deliver(session, call.integration)
+    return {
+        "success": True,
+        "commands": [commands.wire_json(command) for command in delivered],
+        "serverTime": clock.now().isoformat(),
+    }
+
+
+@bp.post("/commands/<command_id>/ack")
+@plugin_route
+def ack(session: Session, call: PluginCall, command_id: str) -> dict[str, Any]:
+    body = inputs.structure(call.data, inputs.AckBody)
+    command = commands.acknowledge(session, call.integration, command_id, body.status, body.detail)
+    health.refresh(session, call.integration)
+    return {"success": True, "command": commands.state_json(command)}
+
+
+@bp.post("/disconnect")
+@plugin_route
+def disconnect(session: Session, call: PluginCall) -> dict[str, Any]:
+    body = inputs.structure(call.data, inputs.ReasonBody)
+    connections.disconnect(session, call.integration, by="plugin", reason=body.reason)
+    return {"success": True}
