@@ -287,6 +287,10 @@ def serve(host: str, port: int, workers: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", None)
             self.cfg.set("timeout", 60)
+            if "control_socket_disable" in self.cfg.settings:
+                # gunicorn >= 23 opens one control socket per user by default; servers
+                # on the same machine would share it. Operators use signals instead.
+                self.cfg.set("control_socket_disable", True)
 
         def load(self) -> Any:
             from web.app import create_app
