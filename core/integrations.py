@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
@@ -52,11 +51,8 @@ def normalize_store_url(url: str) -> str:
 
 def get(session: Session, integration_id: str, company_id: int | None = None) -> Integration:
     """Load an integration; with ``company_id``, one of another company is "not found"."""
-    query = select(Integration).where(Integration.id == integration_id)
-    if company_id is not None:
-        query = query.where(Integration.company_id == company_id)
-    integration = session.scalar(query)
-    if integration is None:
+    integration = session.get(Integration, integration_id)
+    if integration is None or (company_id is not None and integration.company_id != company_id):
         raise NotFound("no such integration", code="integration_not_found")
     return integration
 

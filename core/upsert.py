@@ -12,6 +12,24 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+_STATEMENTS: dict[tuple[str, str, tuple[str, ...] | None], Any] = {}
+
+
+def _statement(dialect: str, table: Table, conflict: list[str] | None) -> Any:
+    """One compiled-once statement per table and conflict target (the request hot path)."""
+    key = (dialect, table.name, tuple(conflict) if conflict else None)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        module = postgresql if dialect == "postgresql" else sqlite
+        stmt = module.insert(table)
+        stmt = (
+            stmt.on_conflict_do_nothing(index_elements=conflict)
+            if conflict
+            else stmt.on_conflict_do_nothing()
+        )
+        stmt = _STATEMENTS[key] = stmt.returning(table.c.id)
+    return stmt
+
 
 def insert_ignore(
     session: Session, table: Table, values: dict[str, Any], conflict: list[str] | None
@@ -20,15 +38,8 @@ def insert_ignore(
 
     ``conflict`` names the unique columns to watch; ``None`` means any unique constraint.
     """
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(table).values(**values)
-    stmt = (
-        stmt.on_conflict_do_nothing(index_elements=conflict)
-        if conflict
-        else stmt.on_conflict_do_nothing()
-    )
-    return session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
+    stmt = _statement(session.get_bind().dialect.name, table, conflict)
+    return session.execute(stmt, values).scalar_one_or_none()
 
 
 def insert_ignore_many(
