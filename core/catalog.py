@@ -73,50 +73,39 @@ class _Row:
         }
 
 
-def _load_products(session: Session, store: StoreContext, pids: Iterable[str]) -> dict[str, _Row]:
+def _load_rows(
+    session: Session, store: StoreContext, model: type[Product] | type[Variant], ids: Iterable[str]
+) -> dict[str, _Row]:
+    """Stored freshness of products or variants by provider id (500 ids per query)."""
+    key = model.provider_product_id if model is Product else model.provider_variant_id
     found: dict[str, _Row] = {}
-    wanted = list(dict.fromkeys(pids))
+    wanted = list(dict.fromkeys(ids))
     for start in range(0, len(wanted), 500):
         for row in session.execute(
             select(
-                Product.id,
-                Product.provider_product_id,
-                Product.source_modified_at,
-                Product.source_hash,
-                Product.deleted,
-                Product.deleted_at,
+                model.id,
+                key.label("provider_id"),
+                model.source_modified_at,
+                model.source_hash,
+                model.deleted,
+                model.deleted_at,
             ).where(
-                Product.integration_id == store.integration_id,
-                Product.provider_product_id.in_(wanted[start : start + 500]),
+                model.integration_id == store.integration_id,
+                key.in_(wanted[start : start + 500]),
             )
         ):
-            found[row.provider_product_id] = _Row(
+            found[row.provider_id] = _Row(
                 row.id, row.source_modified_at, row.source_hash, row.deleted, row.deleted_at
             )
     return found
+
+
+def _load_products(session: Session, store: StoreContext, pids: Iterable[str]) -> dict[str, _Row]:
+    return _load_rows(session, store, Product, pids)
 
 
 def _load_variants(session: Session, store: StoreContext, vids: Iterable[str]) -> dict[str, _Row]:
-    found: dict[str, _Row] = {}
-    wanted = list(dict.fromkeys(vids))
-    for start in range(0, len(wanted), 500):
-        for row in session.execute(
-            select(
-                Variant.id,
-                Variant.provider_variant_id,
-                Variant.source_modified_at,
-                Variant.source_hash,
-                Variant.deleted,
-                Variant.deleted_at,
-            ).where(
-                Variant.integration_id == store.integration_id,
-                Variant.provider_variant_id.in_(wanted[start : start + 500]),
-            )
-        ):
-            found[row.provider_variant_id] = _Row(
-                row.id, row.source_modified_at, row.source_hash, row.deleted, row.deleted_at
-            )
-    return found
+    return _load_rows(session, store, Variant, vids)
 
 
 def upsert_products(
