@@ -27,11 +27,17 @@ os.environ.pop("STOREFLOW_DATABASE_URL", None)
 
 import attrs  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from core import clock, config, migrate  # noqa: E402
 from core.runtime import Runtime  # noqa: E402
 from core.tables import Base  # noqa: E402
+
+# Timing is measured in bench/, never asserted: a busy CI machine must not fail a
+# property test because one example was slow.
+hypothesis_settings.register_profile("storeflow", deadline=None)
+hypothesis_settings.load_profile("storeflow")
 
 TEST_DATABASE_URL = os.environ.get("STOREFLOW_TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("STOREFLOW_TEST_REDIS_URL", "")
