@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from core import clock
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -88,9 +89,12 @@ def create_sequence() -> Response:
                 code="sequence_exists",
             )
         row = runner.save_sequence(session, company.id, seq)
-        body = {"success": True, "sequence": row.definition, "meta": _meta(session, row)}
-    response = jsonify(body)
-    response.status_code = 201
+        return _sequence_response(session, row, 201)
+
+
+def _sequence_response(session: Session, row: Any, status: int = 200) -> Response:
+    response = jsonify({"success": True, "sequence": row.definition, "meta": _meta(session, row)})
+    response.status_code = status
     return response
 
 
@@ -98,8 +102,7 @@ def create_sequence() -> Response:
 def get_sequence(sequence_id: str) -> Response:
     with rt().unit_of_work() as session:
         company = company_from_api_key(session)
-        row = _found(session, company.id, sequence_id)
-        return jsonify({"success": True, "sequence": row.definition, "meta": _meta(session, row)})
+        return _sequence_response(session, _found(session, company.id, sequence_id))
 
 
 @bp.put("/sequences/<sequence_id>")
@@ -117,10 +120,7 @@ def put_sequence(sequence_id: str) -> Response:
         company = company_from_api_key(session)
         created = sequences.get(session, company.id, sequence_id) is None
         row = runner.save_sequence(session, company.id, seq)
-        body = {"success": True, "sequence": row.definition, "meta": _meta(session, row)}
-    response = jsonify(body)
-    response.status_code = 201 if created else 200
-    return response
+        return _sequence_response(session, row, 201 if created else 200)
 
 
 @bp.delete("/sequences/<sequence_id>")
