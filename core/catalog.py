@@ -29,7 +29,7 @@ import attrs
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from core import clock, freshness, records
+from core import clock, freshness, paging, records
 from core.provider import StoreContext
 from core.tables import Product, Variant
 
@@ -351,13 +351,15 @@ def list_products(
                 ),
             )
         )
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Product.title, Product.provider_product_id, Product.id)
-        .limit(limit)
-        .offset(offset)
+    return paging.page(
+        session,
+        query,
+        Product.title,
+        Product.provider_product_id,
+        Product.id,
+        limit=limit,
+        offset=offset,
     )
-    return list(rows), total
 
 
 def get_product(

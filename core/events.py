@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import clock, outbox
+from core import clock, outbox, paging
 from core.locks import lock_subscriber
 from core.tables import Event, Subscriber
 from core.upsert import insert_ignore
@@ -99,8 +99,6 @@ def recent(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Event], int]:
-    from sqlalchemy import func
-
     query = select(Event).where(Event.company_id == company_id)
     if name:
         query = query.where(Event.name == name)
@@ -108,8 +106,6 @@ def recent(
         query = query.where(Event.email == email.strip().lower())
     if since:
         query = query.where(Event.occurred_at >= since)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Event.occurred_at.desc(), Event.id.desc()).limit(limit).offset(offset)
+    return paging.page(
+        session, query, Event.occurred_at.desc(), Event.id.desc(), limit=limit, offset=offset
     )
-    return list(rows), total

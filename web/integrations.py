@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import commands, connections, health, integrations
+from core import commands, connections, health, integrations, paging
 from core.errors import Conflict
 from core.tables import Company, Integration
 from web import inputs
@@ -74,12 +74,14 @@ def list_integrations() -> Response:
     with rt().unit_of_work() as session:
         company = company_from_api_key(session)
         query = select(Integration).where(Integration.company_id == company.id)
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(
-            query.order_by(Integration.created_at, Integration.id)
-            .limit(int_arg("limit", 100, low=1, high=500))
-            .offset(int_arg("offset", 0, high=10**9))
-        ).all()
+        rows, total = paging.page(
+            session,
+            query,
+            Integration.created_at,
+            Integration.id,
+            limit=int_arg("limit", 100, low=1, high=500),
+            offset=int_arg("offset", 0, high=10**9),
+        )
         items = [integration_json(session, row) for row in rows]
         return jsonify({"success": True, "integrations": items, "total": total})
 

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import clock
+from core import clock, paging
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.tables import Company, Enrollment, Message
 from rules import actions, capping, dryrun, enrollments, ledger, runner, schema, sequences
@@ -179,12 +179,13 @@ def list_enrollments() -> Response:
             query = query.where(Enrollment.email == request.args["email"].strip().lower())
         if status:
             query = query.where(Enrollment.status == status)
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(
-            query.order_by(Enrollment.id.desc())
-            .limit(int_arg("limit", 50, low=1, high=500))
-            .offset(int_arg("offset", 0, high=10**9))
-        ).all()
+        rows, total = paging.page(
+            session,
+            query,
+            Enrollment.id.desc(),
+            limit=int_arg("limit", 50, low=1, high=500),
+            offset=int_arg("offset", 0, high=10**9),
+        )
         history = enrollments.step_history(session, [row.id for row in rows])
         slugs = sequences.slugs(session, {row.sequence_id for row in rows})
         items = [
@@ -206,12 +207,13 @@ def list_messages() -> Response:
             query = query.where(Message.sequence_id == sequence_row)
         if status:
             query = query.where(Message.status == status)
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(
-            query.order_by(Message.id.desc())
-            .limit(int_arg("limit", 50, low=1, high=500))
-            .offset(int_arg("offset", 0, high=10**9))
-        ).all()
+        rows, total = paging.page(
+            session,
+            query,
+            Message.id.desc(),
+            limit=int_arg("limit", 50, low=1, high=500),
+            offset=int_arg("offset", 0, high=10**9),
+        )
         slugs = sequences.slugs(session, {row.sequence_id for row in rows})
         items = [ledger.to_json(row, slugs.get(row.sequence_id)) for row in rows]
         return jsonify({"success": True, "messages": items, "total": total})
