@@ -11,10 +11,9 @@ import os
 
 from flask import Blueprint, Response, abort, request
 from sqlalchemy import Column, Integer, LargeBinary, MetaData, Table
-
-from core.hookspecs import hookimpl
-from providers.woocommerce import signature
-from web.runtime import rt
+from storeflow.core.hookspecs import hookimpl
+from storeflow.providers.woocommerce import signature
+from storeflow.web.runtime import rt
 
 metadata = MetaData()
 floor = Table(

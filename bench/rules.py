@@ -37,9 +37,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rules.compiler import CompiledSequence, compile_sequence  # noqa: E402
-from rules.index import RuleIndex  # noqa: E402
-from rules.schema import structure_sequence  # noqa: E402
+from storeflow.rules.compiler import CompiledSequence, compile_sequence  # noqa: E402
+from storeflow.rules.index import RuleIndex  # noqa: E402
+from storeflow.rules.schema import structure_sequence  # noqa: E402
 
 Event = tuple[str, dict[str, Any], dict[str, Any]]
 PRODUCTS = 5_000

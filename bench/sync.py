@@ -71,7 +71,7 @@ DATA_TABLES = (
 
 def product_items(count: int) -> Iterator[dict[str, Any]]:
     """Variable products, each followed by its 3 variations."""
-    from providers.woocommerce import fixtures as fx
+    from storeflow.providers.woocommerce import fixtures as fx
 
     for number in range(count):
         parent, *variations = fx.catalogue(1, 3, first_id=1_000_000 + number * 4)
@@ -80,7 +80,7 @@ def product_items(count: int) -> Iterator[dict[str, Any]]:
 
 
 def customer_items(count: int) -> Iterator[dict[str, Any]]:
-    from providers.woocommerce import fixtures as fx
+    from storeflow.providers.woocommerce import fixtures as fx
 
     template = fx.customer()
     for number in range(count):
@@ -96,7 +96,7 @@ def customer_items(count: int) -> Iterator[dict[str, Any]]:
 
 
 def _order_templates() -> list[dict[str, Any]]:
-    from providers.woocommerce import fixtures as fx
+    from storeflow.providers.woocommerce import fixtures as fx
 
     templates = []
     for status, refunds in (
@@ -167,7 +167,9 @@ def setup(url: str, var: Path) -> tuple[str, str]:
     """Migrate, create a company + connected integration; return (token, signing secret)."""
     os.environ["STOREFLOW_VAR_DIR"] = str(var)
     os.environ["STOREFLOW_DATABASE_URL"] = url
-    from core import accounts, db, integrations, migrate
+    from storeflow.core import accounts
+    from storeflow.core.storage import db, migrate
+    from storeflow.core.stores import integrations
 
     migrate.upgrade(url)
     engine = db.make_engine(url)
@@ -222,7 +224,7 @@ class Pusher:
         self.lock = threading.Lock()
 
     def _signed(self, resource: str, body: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
-        from core.testing import plugin_client
+        from storeflow.core.testing import plugin_client
 
         data = json.dumps(body, separators=(",", ":")).encode()
         headers = plugin_client.signed_headers(self.token, self.secret, data)
@@ -300,8 +302,8 @@ class Pusher:
 
 def floor_seconds(source_url: str, target_url: str) -> tuple[float, int]:
     """Insert the rows the sync wrote into a fresh copy of the schema; time the inserts."""
-    from core import migrate
-    from core.tables import Base
+    from storeflow.core.storage import migrate
+    from storeflow.core.storage.tables import Base
 
     migrate.upgrade(target_url)
     source = create_engine(source_url)

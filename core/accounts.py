@@ -14,10 +14,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from core import clock
-from core.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
-from core.tables import ApiKey, Company, Membership, User
+from storeflow.core import clock
+from storeflow.core.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from storeflow.core.storage.tables import ApiKey, Company, Membership, User
 
 ROLES = ("owner", "admin", "member")
 KEY_PREFIX = "sf_live_"

@@ -17,12 +17,12 @@ hookimpl = pluggy.HookimplMarker("storeflow")
 
 @hookspec
 def register_providers() -> list[Any]:
-    """Return store provider objects implementing ``core.provider.Provider``."""
+    """Return store provider objects implementing ``storeflow.core.stores.provider.Provider``."""
 
 
 @hookspec
 def register_actions() -> list[Any]:
-    """Return sequence step actions implementing ``rules.actions.Action``."""
+    """Return sequence step actions implementing ``storeflow.rules.actions.Action``."""
 
 
 @hookspec

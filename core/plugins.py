@@ -15,12 +15,11 @@ from collections.abc import Iterable
 from typing import Any
 
 import pluggy
-
-from core import hookspecs
+from storeflow.core import hookspecs
 
 ENTRY_POINT_GROUPS = ("storeflow.providers", "storeflow.plugins")
 # Built-in features that are not providers, registered like any plugin.
-DEFAULT_PLUGINS = ("rules.actions",)
+DEFAULT_PLUGINS = ("storeflow.rules.actions",)
 
 
 class PluginError(RuntimeError):

@@ -7,7 +7,7 @@ guard against (connect-request floods, password guessing). In-process counters
 are per web worker, so with N gunicorn workers the effective limit is up to N
 times higher: use Redis when that matters.
 
-Windows follow ``core.clock`` so tests can travel past them. If Redis is
+Windows follow ``storeflow.core.clock`` so tests can travel past them. If Redis is
 unreachable the limiter lets requests through (and logs): throttling is a
 protection, not a reason to refuse service.
 """
@@ -20,10 +20,9 @@ import threading
 from typing import Protocol
 
 import attrs
-
-from core import clock
-from core.config import Settings
-from core.errors import RateLimited
+from storeflow.core import clock
+from storeflow.core.config import Settings
+from storeflow.core.errors import RateLimited
 
 log = logging.getLogger(__name__)
 

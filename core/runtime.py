@@ -16,9 +16,10 @@ import attrs
 import pluggy
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
-
-from core import clock, config, db, outbox, plugins
-from core.queue import Waker
+from storeflow.core import clock, config, plugins
+from storeflow.core.storage import db
+from storeflow.core.work import outbox
+from storeflow.core.work.queue import Waker
 
 
 @attrs.define
@@ -29,7 +30,7 @@ class Runtime:
     pm: pluggy.PluginManager
     providers: dict[str, Any]
     waker: Waker | None = None
-    # (job_ids) -> None ; (job_id, eta) -> None. Set by core.tasks.
+    # (job_ids) -> None ; (job_id, eta) -> None. Set by storeflow.core.work.tasks.
     schedule: Callable[[int, datetime], None] | None = None
 
     @classmethod

@@ -3,7 +3,7 @@
 An action is named after its step key in the sequence schema (``email``, ``webhook``,
 ``tag``). *Internal* actions change storeflow's own state inside the step's
 transaction. *External* actions (email, webhook) are claimed in the send ledger
-first, performed outside any transaction, then recorded (see ``rules.runner``):
+first, performed outside any transaction, then recorded (see ``storeflow.rules.runner``):
 
 - ``render(ctx, config, defaults)`` decides exactly what to send (no I/O; it is
   called again for a retry, so it must not have effects);
@@ -17,7 +17,7 @@ Emails carry RFC 8058 one-click unsubscribe headers (``List-Unsubscribe`` with t
 subscriber's token URL and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``)
 and the same link in a footer. Webhooks are JSON, signed with the company's
 Standard Webhooks secret (the ``standardwebhooks`` library), and go through
-``core.outbound``'s SSRF guard.
+``storeflow.core.transport.outbound``'s SSRF guard.
 """
 
 from __future__ import annotations
@@ -33,10 +33,9 @@ from typing import Any, Protocol
 import attrs
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
-
-from core import mailer, outbound
-from core.hookspecs import hookimpl
-from core.tables import Company, Subscriber
+from storeflow.core.hookspecs import hookimpl
+from storeflow.core.storage.tables import Company, Subscriber
+from storeflow.core.transport import mailer, outbound
 
 SECRET_KEY = "webhookSigningSecret"
 
@@ -113,7 +112,7 @@ class EmailAction:
     def render(
         self, ctx: StepContext, config: dict[str, Any], defaults: dict[str, Any]
     ) -> Rendered:
-        from rules import templates
+        from storeflow.rules import templates
 
         unsubscribe = defaults.get("unsubscribe_url", "")
         headers = {}

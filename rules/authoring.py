@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
-
-from core import clock
-from core.errors import NotFound
-from core.tables import Company
-from rules import dryrun, loader, schema, sequences
-from rules.compiler import compile_sequence
+from storeflow.core import clock
+from storeflow.core.errors import NotFound
+from storeflow.core.storage.tables import Company
+from storeflow.rules import dryrun, loader, schema, sequences
+from storeflow.rules.compiler import compile_sequence
 
 
 class BadEvent(ValueError):

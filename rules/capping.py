@@ -34,8 +34,7 @@ from typing import Any, Literal
 import attrs
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from core.tables import Message, Sequence
+from storeflow.core.storage.tables import Message, Sequence
 
 SETTINGS_KEY = "frequencyCap"
 COUNTED = ("sending", "sent", "unknown")

@@ -11,7 +11,7 @@ the event's properties.
 Decisions:
 
 - ``match`` ignores the sequence's ``status``: a dry-run of a draft must still say
-  who would enter. ``rules.index.RuleIndex`` only holds active sequences.
+  who would enter. ``storeflow.rules.index.RuleIndex`` only holds active sequences.
 - A ``matching_field`` sequence does not match an event without a value at its
   ``fieldPath``: without a key, duplicate runs could not be told apart.
 - Stop events count only when ``occurred_at > enrolled_at`` (strictly), so the
@@ -21,7 +21,7 @@ Decisions:
   ``occurredAt`` as ``enrolled_at``: an order placed after the cart started then
   stops the run even if it was received after the enrolment was created.
 - Stop ``match`` rules are array-aware on both sides: a rule holds when any value at
-  ``entryPath`` equals any value at ``eventPath`` (``rules.operators.equals``). Each
+  ``entryPath`` equals any value at ``eventPath`` (``storeflow.rules.operators.equals``). Each
   rule and each filter is checked on its own, so two filters on ``lineItems[]`` may be
   satisfied by different line items.
 """
@@ -34,9 +34,9 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from rules import defaults, paths
-from rules.operators import compile_test, equals, is_scalar, number_text
-from rules.schema import (
+from storeflow.rules import defaults, paths
+from storeflow.rules.operators import compile_test, equals, is_scalar, number_text
+from storeflow.rules.schema import (
     WEEKDAYS,
     Branch,
     EventReceived,
@@ -225,7 +225,7 @@ class CompiledSequence:
     ) -> Callable[[Properties, Properties | None], bool] | None:
         """``matches`` minus the event name and ``trigger.filters[filter_index]``.
 
-        For ``rules.index``, which has established both for its candidates. None when
+        For ``storeflow.rules.index``, which has established both for its candidates. None when
         nothing is left to check.
         """
         checks = [c for i, c in enumerate(self.filters._checks) if i != filter_index]

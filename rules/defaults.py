@@ -8,7 +8,7 @@
 | everything else | ``unlimited`` | none |
 
 Unsubscribing always stops a run, defaults or not. Stop events count only when they
-happen after the run started (see ``rules.compiler``), so the order that scheduled a
+happen after the run started (see ``storeflow.rules.compiler``), so the order that scheduled a
 replenishment reminder never stops it.
 
 ``replenishmentMatch`` is a property of the ``ecommerce.replenishment_due`` event,
@@ -22,7 +22,7 @@ sequence's own ``enrollment`` replaces the default entirely.
 
 from __future__ import annotations
 
-from rules.schema import (
+from storeflow.rules.schema import (
     Enrollment,
     EventReceived,
     Filter,

@@ -38,13 +38,12 @@ from typing import Any
 import attrs
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from core.errors import ValidationFailed
-from core.tables import Company, Event, Message, Sequence, Subscriber
-from rules import capping, program, schema
-from rules.compiler import CompiledSequence, compile_sequence, next_send_time
-from rules.enrollments import subscriber_view
-from rules.runner import template_product
+from storeflow.core.errors import ValidationFailed
+from storeflow.core.storage.tables import Company, Event, Message, Sequence, Subscriber
+from storeflow.rules import capping, program, schema
+from storeflow.rules.compiler import CompiledSequence, compile_sequence, next_send_time
+from storeflow.rules.enrollments import subscriber_view
+from storeflow.rules.runner import template_product
 
 MAX_DAYS = 365
 MAX_LIMIT = 1000
@@ -390,7 +389,7 @@ def _step(node: program.Node, at: datetime, outcome: str, detail: str) -> dict[s
 
 
 def _subject(step: schema.Email, entry: dict[str, Any], view: dict[str, Any]) -> str:
-    from rules import templates
+    from storeflow.rules import templates
 
     try:
         subject = templates.render(

@@ -25,12 +25,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-
-from core import clock, outbox
-from core.tables import Enrollment, EnrollmentStep, Event, Subscriber
-from core.upsert import insert_ignore
-from rules.program import END
-from rules.sequences import Loaded
+from storeflow.core import clock
+from storeflow.core.storage.tables import Enrollment, EnrollmentStep, Event, Subscriber
+from storeflow.core.storage.upsert import insert_ignore
+from storeflow.core.work import outbox
+from storeflow.rules.program import END
+from storeflow.rules.sequences import Loaded
 
 ONE_TIME_KEY = "one_time"
 
@@ -65,7 +65,7 @@ def enroll(
 ) -> int | None:
     """Start a run for the event, or None when the re-entry policy (or a duplicate) blocks it.
 
-    The caller holds the subscriber's lock (``core.locks``).
+    The caller holds the subscriber's lock (``storeflow.core.storage.locks``).
     """
     mode = loaded.compiled.enrollment.mode
     match_value = loaded.compiled.enrollment_key(event.properties)

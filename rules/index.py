@@ -6,7 +6,7 @@ is filed under each of that filter's values; an event then looks up only the ids
 carries. Sequences without such a filter are candidates for every event of their
 name.
 
-Correctness rests on one property of ``rules.operators.index_key``: values that are
+Correctness rests on one property of ``storeflow.rules.operators.index_key``: values that are
 ``equals`` share a key (``"501"``, ``501`` and ``501.0`` all key to 501), so a lookup
 never misses a sequence. Keys may also be shared by values that are not equal
 (``"0501"`` and ``"501"``), so every hit is confirmed with ``equals`` before the rest
@@ -28,9 +28,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from rules import paths
-from rules.compiler import CompiledSequence, MatchResult
-from rules.operators import index_key
+from storeflow.rules import paths
+from storeflow.rules.compiler import CompiledSequence, MatchResult
+from storeflow.rules.operators import index_key
 
 PRODUCT_PATHS: tuple[str, ...] = (
     "lineItems[].providerProductId",

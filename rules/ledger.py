@@ -28,10 +28,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from core import clock
-from core.tables import Enrollment, Message
-from core.upsert import insert_ignore
+from storeflow.core import clock
+from storeflow.core.storage.tables import Enrollment, Message
+from storeflow.core.storage.upsert import insert_ignore
 
 UNKNOWN_REASON = "the sender stopped after claiming the message; it may or may not have been sent"
 # A failure that certainly did not deliver is retried; after this many claims it fails.

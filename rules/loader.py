@@ -28,9 +28,8 @@ from typing import Any
 
 import attrs
 import yaml
+from storeflow.rules.schema import PathPart, SchemaError, Sequence, format_path, structure_sequence
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
-from rules.schema import PathPart, SchemaError, Sequence, format_path, structure_sequence
 
 YAML_SUFFIXES = (".yaml", ".yml")
 

@@ -1,6 +1,6 @@
 """Filter operators over the values a path resolved to. Never eval.
 
-A path yields a *list* of values (see ``rules.paths``): one for a plain path, one per
+A path yields a *list* of values (see ``storeflow.rules.paths``): one for a plain path, one per
 element for ``[]``, none when absent. Operators are defined on that list:
 
 | operator | matches when |

@@ -1,21 +1,21 @@
 """The sequence runner: enrol on events, run steps, stop when stop conditions hold.
 
-Two job kinds drive it (``core.jobs``), both run by Huey tasks (``core.tasks``):
+Two job kinds drive it (``storeflow.core.work.jobs``), both run by Huey tasks (``storeflow.core.work.tasks``):
 
 - ``event`` (one per live event): under the subscriber's lock, stop the running
-  enrollments the event stops (``rules.stopping``), re-check subscriber-side stops
+  enrollments the event stops (``storeflow.rules.stopping``), re-check subscriber-side stops
   (attributes change with orders), then match the company's active sequences
   (``RuleIndex``: by event name and product) and enrol under each re-entry policy
-  (``rules.enrollments``).
-- ``step`` (one per enrollment and position, ``rules.program``): an effect handler.
+  (``storeflow.rules.enrollments``).
+- ``step`` (one per enrollment and position, ``storeflow.rules.program``): an effect handler.
   *prepare* takes the subscriber's lock, re-checks the stop conditions, and either
   does the step (delay, branch, tag: internal, in this transaction) or, for an
   email or webhook, applies the frequency cap and claims the send in the ledger
-  (``rules.ledger``) in this same transaction. *perform* sends, outside any
+  (``storeflow.rules.ledger``) in this same transaction. *perform* sends, outside any
   transaction. *finish* records the outcome and schedules the next position.
 
 So the decision "stop or send" and the claim are one transaction, serialised with
-the transaction that appends a stop event (``core.locks``): an order committed before
+the transaction that appends a stop event (``storeflow.core.storage.locks``): an order committed before
 the claim always wins, on SQLite and PostgreSQL. A step job that runs twice
 (duplicate enqueue, the sweeper after a crash) finds the ledger row or a cursor
 that moved on, and sends nothing the second time.
@@ -30,22 +30,29 @@ from typing import Any
 import attrs
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from core import clock, jobs
-from core.locks import lock_subscriber
-from core.tables import Company, Enrollment, EnrollmentStep, Event, Sequence, Subscriber
-from rules import actions as builtin_actions
-from rules import capping, ledger, schema, sequences, stopping
-from rules.compiler import next_send_time
-from rules.enrollments import (
+from storeflow.core import clock
+from storeflow.core.storage.locks import lock_subscriber
+from storeflow.core.storage.tables import (
+    Company,
+    Enrollment,
+    EnrollmentStep,
+    Event,
+    Sequence,
+    Subscriber,
+)
+from storeflow.core.work import jobs
+from storeflow.rules import actions as builtin_actions
+from storeflow.rules import capping, ledger, schema, sequences, stopping
+from storeflow.rules.compiler import next_send_time
+from storeflow.rules.enrollments import (
     enroll,
     finish,
     record_step,
     schedule,
     subscriber_view,
 )
-from rules.program import END, Node
-from rules.templates import RenderError
+from storeflow.rules.program import END, Node
+from storeflow.rules.templates import RenderError
 
 log = logging.getLogger(__name__)
 

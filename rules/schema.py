@@ -22,7 +22,7 @@ Extensions to the api.md example, all optional:
 - ``{type: unsubscribed}`` may be written but changes nothing: unsubscribing (or being
   suppressed) always stops a run.
 
-Omitted ``enrollment`` and ``stop`` stay ``None`` here; ``rules.defaults`` supplies the
+Omitted ``enrollment`` and ``stop`` stay ``None`` here; ``storeflow.rules.defaults`` supplies the
 per-event defaults when a sequence is compiled, so a stored sequence keeps meaning
 "use the defaults" if they improve. ``stop: []`` means "no stop conditions".
 """
@@ -46,10 +46,9 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
-
-from rules import paths
-from rules.operators import OPERATORS, Operator, check_value
-from rules.templates import check_template
+from storeflow.rules import paths
+from storeflow.rules.operators import OPERATORS, Operator, check_value
+from storeflow.rules.templates import check_template
 
 EVENT_NAMES: tuple[str, ...] = (
     "ecommerce.order_placed",

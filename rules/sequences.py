@@ -20,11 +20,10 @@ from typing import Any
 import attrs
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-
-from core import clock
-from core.tables import Sequence
-from rules import compiler, program, schema
-from rules.index import RuleIndex
+from storeflow.core import clock
+from storeflow.core.storage.tables import Sequence
+from storeflow.rules import compiler, program, schema
+from storeflow.rules.index import RuleIndex
 
 log = logging.getLogger(__name__)
 

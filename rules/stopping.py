@@ -1,6 +1,6 @@
 """Stop conditions, checked before every step and whenever something could make them true.
 
-A run stops when any of these holds (``rules.compiler`` evaluates each one):
+A run stops when any of these holds (``storeflow.rules.compiler`` evaluates each one):
 
 - the subscriber is unsubscribed or suppressed (always, whatever the sequence says);
 - ``has_tag``: the subscriber has the tag now;
@@ -14,7 +14,7 @@ A run stops when any of these holds (``rules.compiler`` evaluates each one):
 When they are checked:
 
 - before every step, including the first, in the transaction that claims the step's
-  send (``rules.runner``). This check reads the stored events itself, historical
+  send (``storeflow.rules.runner``). This check reads the stored events itself, historical
   ones included (a purchase found by a store sync still counts), so it does not
   depend on event jobs having run;
 - when an event arrives (its event job), for the subscriber's running enrollments;
@@ -32,12 +32,11 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from core import clock
-from core.tables import Enrollment, Event, Subscriber
-from rules import ledger
-from rules.enrollments import entry_time, finish, record_step, subscriber_view
-from rules.sequences import CompanyRules, Loaded
+from storeflow.core import clock
+from storeflow.core.storage.tables import Enrollment, Event, Subscriber
+from storeflow.rules import ledger
+from storeflow.rules.enrollments import entry_time, finish, record_step, subscriber_view
+from storeflow.rules.sequences import CompanyRules, Loaded
 
 EXTERNAL_KINDS = ("email", "webhook")
 

@@ -29,10 +29,10 @@ import attrs  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import settings as hypothesis_settings  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
-
-from core import clock, config, migrate  # noqa: E402
-from core.runtime import Runtime  # noqa: E402
-from core.tables import Base  # noqa: E402
+from storeflow.core import clock, config  # noqa: E402
+from storeflow.core.runtime import Runtime  # noqa: E402
+from storeflow.core.storage import migrate  # noqa: E402
+from storeflow.core.storage.tables import Base  # noqa: E402
 
 # Timing is measured in bench/, never asserted: a busy CI machine must not fail a
 # property test because one example was slow.
@@ -105,7 +105,7 @@ def settings(database_url: str, tmp_path: Path) -> config.Settings:
 
 @pytest.fixture
 def rt(settings: config.Settings) -> Iterator[Runtime]:
-    from core import tasks
+    from storeflow.core.work import tasks
 
     runtime = Runtime.build(settings)
     tasks.use_runtime(runtime)
@@ -117,7 +117,7 @@ def rt(settings: config.Settings) -> Iterator[Runtime]:
 
 @pytest.fixture
 def app(rt: Runtime) -> Any:
-    from web.app import create_app
+    from storeflow.web.app import create_app
 
     return create_app({"TESTING": True}, runtime=rt)
 
@@ -144,7 +144,8 @@ class Tenant:
 
 
 def make_tenant(rt: Runtime, slug: str, currency: str = "USD") -> Tenant:
-    from core import accounts, integrations
+    from storeflow.core import accounts
+    from storeflow.core.stores import integrations
 
     with rt.unit_of_work() as session:
         company = accounts.create_company(session, slug, slug.title())

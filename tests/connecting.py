@@ -1,6 +1,6 @@
 """Helpers for connection tests: connect a store through the protocol with a Flask test client.
 
-The real-HTTP tests use ``providers.woocommerce.simulator`` instead; these keep the
+The real-HTTP tests use ``storeflow.providers.woocommerce.simulator`` instead; these keep the
 many small error-path tests fast.
 """
 
@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-
-from core.testing import plugin_client
+from storeflow.core.testing import plugin_client
 
 STORE_URL = "https://shop.example.com"
 

@@ -2,7 +2,7 @@
 
 In-process tests run Huey in immediate mode: committing an event runs its event job
 and every step job that is due at once. Delays are crossed with :func:`advance`,
-which moves ``core.clock`` and drains the jobs that became due.
+which moves ``storeflow.core.clock`` and drains the jobs that became due.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-
-from core import clock, events, subscribers, tasks
-from core.tables import Company, Enrollment, EnrollmentStep, Message, Subscriber
-from rules import runner, schema
+from storeflow.core import clock
+from storeflow.core.commerce import events, subscribers
+from storeflow.core.storage.tables import Company, Enrollment, EnrollmentStep, Message, Subscriber
+from storeflow.core.work import tasks
+from storeflow.rules import runner, schema
 
 ORDER = "ecommerce.order_placed"
 CART = "ecommerce.cart_started"

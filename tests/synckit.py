@@ -8,11 +8,18 @@ from typing import Any
 
 import attrs
 from sqlalchemy import func, select
-
-from core import accounts
-from core.tables import Event, Integration, Order, OrderLine, Product, Subscriber, Variant
-from core.testing import plugin_client
-from providers.woocommerce import fixtures as fx
+from storeflow.core import accounts
+from storeflow.core.storage.tables import (
+    Event,
+    Integration,
+    Order,
+    OrderLine,
+    Product,
+    Subscriber,
+    Variant,
+)
+from storeflow.core.testing import plugin_client
+from storeflow.providers.woocommerce import fixtures as fx
 
 
 @attrs.frozen

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from storeflow.rules.capping import FrequencyCap, InvalidCap, Sent, check, from_settings, parse
 
-from rules.capping import FrequencyCap, InvalidCap, Sent, check, from_settings, parse
 from tests.rulekit import (
     CART,
     ORDER,
@@ -159,7 +159,7 @@ def test_a_stop_while_capped_skips_the_queued_email(rt, tenant):
     emit(rt, tenant.company_id, CART)
     emit(rt, tenant.company_id, ORDER)
     with rt.unit_of_work() as session:
-        from core import subscribers
+        from storeflow.core.commerce import subscribers
 
         subscribers.get_by_email(session, tenant.company_id, "ana@example.com").tags = ["vip"]
     advance(rt, hours=17)

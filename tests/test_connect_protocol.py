@@ -11,11 +11,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from storeflow.core import accounts, clock
+from storeflow.core.storage.tables import (
+    ConnectRequest,
+    Integration,
+    PluginCommand,
+    PluginRequest,
+    Product,
+)
+from storeflow.core.testing import plugin_client
+from storeflow.core.work import tasks
+from storeflow.providers.woocommerce import fixtures
 
-from core import accounts, clock, tasks
-from core.tables import ConnectRequest, Integration, PluginCommand, PluginRequest, Product
-from core.testing import plugin_client
-from providers.woocommerce import fixtures
 from tests.connecting import (
     STORE_URL,
     ack,

@@ -7,10 +7,9 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from core.connections import canonical_store_url
-from core.errors import ValidationFailed
-from web import inputs
+from storeflow.core.errors import ValidationFailed
+from storeflow.core.stores.connections import canonical_store_url
+from storeflow.web import inputs
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

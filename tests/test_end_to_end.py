@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from click.testing import CliRunner
+from storeflow.providers.woocommerce import fixtures
 
-from providers.woocommerce import fixtures
 from tests.conftest import TEST_REDIS_URL, free_port
 from tests.processes import process_env, start, stop, wait_http
 from tests.test_webhook_flow import HOODIE_RULE, hoodie_order, load_rule
@@ -68,11 +68,11 @@ def test_signed_order_over_http_sends_one_email(rt_smtp, service, tenant, smtp_s
 
 def test_demo_script_runs_against_the_service(rt_smtp, service, tenant, smtp_server):  # noqa: D103
     """`storeflow demo` replays the scripted store and prints the tables."""
-    from web import demo
+    from storeflow.web import demo
 
     base, log = service
     with rt_smtp.unit_of_work() as session:
-        from rules import loader, runner
+        from storeflow.rules import loader, runner
 
         for seq in loader.load_path(demo.EXAMPLES):
             runner.save_sequence(session, tenant.company_id, seq)
@@ -82,7 +82,7 @@ def test_demo_script_runs_against_the_service(rt_smtp, service, tenant, smtp_ser
         "integrationId": tenant.integration_id,
         "webhookSecret": tenant.webhook_secret,
     }
-    from web.cli import cli
+    from storeflow.web.cli import cli
 
     var = rt_smtp.settings.var_dir / "demo-client"
     var.mkdir()

@@ -12,9 +12,9 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-
-from core import hookspecs, plugins, tasks
-from core.hookspecs import hookimpl
+from storeflow.core import hookspecs, plugins
+from storeflow.core.hookspecs import hookimpl
+from storeflow.core.work import tasks
 
 HOOKS = sorted(
     name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "storeflow_spec")
@@ -82,7 +82,7 @@ def test_unknown_hook_implementation_is_reported_by_name():
 
 
 def test_hook_register_actions(rt):
-    from rules import runner
+    from storeflow.rules import runner
 
     actions = runner._actions(rt)
     assert {"email", "tag"} <= set(actions)
@@ -90,7 +90,7 @@ def test_hook_register_actions(rt):
 
 
 def test_hook_register_commands():
-    from web.cli import cli
+    from storeflow.web.cli import cli
 
     class CommandPlugin:
         @hookimpl
@@ -111,8 +111,7 @@ def test_hook_register_commands():
 
 def test_hook_register_blueprints(rt):
     from flask import Blueprint
-
-    from web.app import create_app
+    from storeflow.web.app import create_app
 
     class RoutePlugin:
         @hookimpl
@@ -130,7 +129,7 @@ def test_hook_register_blueprints(rt):
 
 
 def test_hook_job_started(rt, tenant):
-    from core import jobs, outbox
+    from storeflow.core.work import jobs, outbox
 
     seen = []
 
@@ -154,9 +153,9 @@ def test_hook_job_started(rt, tenant):
 
 
 def test_storeflow_plugins_lists_plugins_and_hooks():
-    from web.cli import cli
+    from storeflow.web.cli import cli
 
     result = CliRunner().invoke(cli, ["plugins"])
     assert result.exit_code == 0, result.output
     assert "woocommerce" in result.output and "register_providers" in result.output
-    assert "rules.actions" in result.output and "register_actions" in result.output
+    assert "storeflow.rules.actions" in result.output and "register_actions" in result.output

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from core import clock, health, tasks
-from core.tables import Integration
-from providers.woocommerce import fixtures
+from storeflow.core import clock
+from storeflow.core.storage.tables import Integration
+from storeflow.core.stores import health
+from storeflow.core.work import tasks
+from storeflow.providers.woocommerce import fixtures
+
 from tests.connecting import connected, heartbeat
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core import migrate
+from storeflow.core.storage import migrate
 
 
 def test_models_match_migrations(database_url):

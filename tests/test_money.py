@@ -8,8 +8,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from core.money import (
+from storeflow.core.commerce.money import (
     Money,
     MoneyError,
     exponent,

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-
-from core import clock, jobs, outbox, tasks
-from core.queue import Waker
-from core.tables import Job
+from storeflow.core import clock
+from storeflow.core.storage.tables import Job
+from storeflow.core.work import jobs, outbox, tasks
+from storeflow.core.work.queue import Waker
 
 
 @pytest.fixture(autouse=True)

@@ -8,11 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Blueprint
-
-from core import accounts
-from core.tables import Integration
-from core.testing import plugin_client
-from web.plugin_auth import plugin_route
+from storeflow.core import accounts
+from storeflow.core.storage.tables import Integration
+from storeflow.core.testing import plugin_client
+from storeflow.web.plugin_auth import plugin_route
 
 calls: list[str] = []
 

@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from storeflow.core import clock, ratelimit
+from storeflow.core.errors import RateLimited
+from storeflow.core.storage.tables import ConnectRequest
+from storeflow.web.woocommerce_plugin import CONNECT_LIMIT
 
-from core import clock, ratelimit
-from core.errors import RateLimited
-from core.tables import ConnectRequest
 from tests.conftest import TEST_REDIS_URL
 from tests.connecting import connect_payload
-from web.woocommerce_plugin import CONNECT_LIMIT
 
 
 def _connect(client, ip="203.0.113.7"):

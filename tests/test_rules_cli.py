@@ -7,10 +7,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from sqlalchemy import func, select
+from storeflow.core.storage.tables import Sequence
+from storeflow.web.cli import cli
 
-from core.tables import Sequence
 from tests.rulekit import CART, ORDER, emit, line, order
-from web.cli import cli
 
 GOOD = """\
 id: good

@@ -23,11 +23,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from storeflow.core import accounts, clock
+from storeflow.core.storage.tables import Enrollment, Event, Job, Message
+from storeflow.core.work import tasks
+from storeflow.rules import schema
+from storeflow.rules.compiler import compile_sequence
 
-from core import accounts, clock, tasks
-from core.tables import Enrollment, Event, Job, Message
-from rules import schema
-from rules.compiler import compile_sequence
 from tests.rulekit import (
     CART,
     CLEARED,
@@ -208,7 +209,7 @@ def _run(rt, kind: str) -> None:
 
 
 def _ensure(rt, company_id: int, email: str) -> None:
-    from core import subscribers
+    from storeflow.core.commerce import subscribers
 
     with rt.unit_of_work() as session:
         subscribers.upsert(session, company_id, email)
@@ -240,7 +241,7 @@ def _check(rt, company_id: int, profile_log) -> None:
 
 
 def _sequences(session, company_id: int):
-    from core.tables import Sequence
+    from storeflow.core.storage.tables import Sequence
 
     return session.scalars(select(Sequence).where(Sequence.company_id == company_id))
 

@@ -6,12 +6,13 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from storeflow.core import clock
+from storeflow.core.commerce.events import NAMES
+from storeflow.core.storage.tables import Job
+from storeflow.core.work import tasks
+from storeflow.rules.compiler import next_send_time
+from storeflow.rules.schema import EVENT_NAMES, Window
 
-from core import clock, tasks
-from core.events import NAMES
-from core.tables import Job
-from rules.compiler import next_send_time
-from rules.schema import EVENT_NAMES, Window
 from tests.rulekit import (
     CART,
     CHECKOUT,
@@ -180,7 +181,7 @@ def test_unlimited_enrols_every_event_but_each_event_once(rt, tenant):
     assert len(runs(rt, tenant.company_id)) == 2
     # The same event processed again (a replayed delivery, a duplicate job) adds nothing.
     with rt.unit_of_work() as session:
-        from core import outbox
+        from storeflow.core.work import outbox
 
         outbox.add(session, company_id=tenant.company_id, kind="event", key="again", ref_id=first)
     tasks.drain(rt)
@@ -630,7 +631,7 @@ def test_jobs_for_a_position_the_run_moved_past_do_nothing(rt, tenant):
     emit(rt, tenant.company_id, ORDER)
     (run,) = runs(rt, tenant.company_id)
     with rt.unit_of_work() as session:
-        from core import outbox
+        from storeflow.core.work import outbox
 
         outbox.add(
             session,

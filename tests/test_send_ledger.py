@@ -8,11 +8,12 @@ from datetime import timedelta
 
 import attrs
 from sqlalchemy import select
+from storeflow.core import clock
+from storeflow.core.storage.tables import Job
+from storeflow.core.work import outbox, tasks
+from storeflow.rules import ledger as ledger_module
+from storeflow.rules.runner import StepHandler
 
-from core import clock, outbox, tasks
-from core.tables import Job
-from rules import ledger as ledger_module
-from rules.runner import StepHandler
 from tests.conftest import free_port
 from tests.rulekit import (
     ORDER,
@@ -224,7 +225,8 @@ def test_without_smtp_messages_are_kept_in_the_ledger(rt, tenant):
 
 
 def test_a_failed_attempt_of_a_run_stopped_meanwhile_is_not_retried(rt, tenant, monkeypatch):
-    from rules import actions
+    from storeflow.rules import actions
+
     from tests.rulekit import CART
 
     define(rt, tenant.company_id, sequence("cart", event=CART, steps=[email_step()]))

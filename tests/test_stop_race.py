@@ -8,7 +8,7 @@ order commits during the pause, invisible to the decision already taken.
 
 A violation is a claimed (and then sent) email whose step transaction started
 committing only after the order's commit had returned. With the subscriber row
-lock (``core.locks``) taken by both sides there are none: either the order commits
+lock (``storeflow.core.storage.locks``) taken by both sides there are none: either the order commits
 first and the step, waiting on the lock, then sees it, or the step commits first
 and the order waits.
 """
@@ -22,9 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select
+from storeflow.core import clock
+from storeflow.core.storage.tables import Enrollment, Job, Message
+from storeflow.core.work import jobs, tasks
 
-from core import clock, jobs, tasks
-from core.tables import Enrollment, Job, Message
 from tests.rulekit import CART, ORDER, define, email_step, emit, line, no_cap, order, sequence
 
 pytestmark = pytest.mark.postgres

@@ -9,9 +9,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-
-from core import orders
-from core.tables import (
+from storeflow.core.commerce import orders
+from storeflow.core.storage.tables import (
     Event,
     Integration,
     Job,
@@ -23,7 +22,8 @@ from core.tables import (
     SyncRun,
     Variant,
 )
-from providers.woocommerce import fixtures as fx
+from storeflow.providers.woocommerce import fixtures as fx
+
 from tests.synckit import counts, live_events, plugin_for
 from tests.test_webhook_flow import send
 
@@ -164,7 +164,7 @@ def test_an_older_product_payload_after_a_newer_one_is_skipped(rt, plugin, tenan
 def test_deleted_products_are_marked_deleted_not_lost(rt, client, tenant, plugin):
     from datetime import timedelta
 
-    from core import clock
+    from storeflow.core import clock
 
     plugin.ok("products", [fx.product_simple(id=794), fx.product_variable(id=732)])
     assert send(client, tenant, "product.deleted", fx.deleted(794)).status_code == 200
@@ -540,7 +540,7 @@ def test_sync_runs_count_pages_and_set_last_sync_at(rt, plugin, tenant, client):
     with rt.unit_of_work() as session:
         assert session.get_one(Integration, tenant.integration_id).last_sync_error is None
 
-    from web.cli import cli
+    from storeflow.web.cli import cli
 
     result = CliRunner().invoke(cli, ["sync", "status", "--integration", tenant.integration_id])
     assert result.exit_code == 0, result.output
@@ -551,7 +551,7 @@ def test_sync_runs_count_pages_and_set_last_sync_at(rt, plugin, tenant, client):
 
 def test_a_command_run_finishes_with_its_own_resources(rt, plugin, tenant):
     # Plugin commands (heartbeat sync commands) belong to the connection feature.
-    commands = pytest.importorskip("core.commands")
+    commands = pytest.importorskip("storeflow.core.stores.commands")
     with rt.unit_of_work() as session:
         integration = session.get_one(Integration, tenant.integration_id)
         command, _ = commands.request_sync(session, integration, resources=["orders"])
@@ -565,7 +565,7 @@ def test_a_command_run_finishes_with_its_own_resources(rt, plugin, tenant):
 
 def test_bad_batches_get_contract_errors(rt, plugin, tenant):
     def post_raw(body: bytes, resource: str = "orders", content_type: str = "application/json"):
-        from core.testing import plugin_client
+        from storeflow.core.testing import plugin_client
 
         headers = plugin_client.signed_headers(plugin.token, plugin.secret, body)
         headers["Content-Type"] = content_type
@@ -615,7 +615,7 @@ def test_missing_or_wrong_auth_is_401(rt, plugin, client, tenant):
     )
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "missing_credentials"
-    from core.testing import plugin_client
+    from storeflow.core.testing import plugin_client
 
     headers = plugin_client.signed_headers("sfit_nope", plugin.secret, body)
     assert (
@@ -687,7 +687,8 @@ def test_pages_are_mapped_outside_the_write_transaction(rt, plugin, monkeypatch)
     """SQLite holds its write lock for a whole transaction: mapping 500 items must not."""
     import sqlite3
 
-    from core import sync
+    from storeflow.core.commerce import sync
+
     from tests.conftest import is_postgres
 
     if is_postgres():

@@ -12,9 +12,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-
-from core import ingest, integrations, sync
-from core.tables import (
+from storeflow.core.commerce import ingest, sync
+from storeflow.core.storage.tables import (
     Event,
     Integration,
     Order,
@@ -24,7 +23,9 @@ from core.tables import (
     Subscriber,
     Variant,
 )
-from providers.woocommerce import fixtures as fx
+from storeflow.core.stores import integrations
+from storeflow.providers.woocommerce import fixtures as fx
+
 from tests.conftest import make_tenant
 
 START = datetime(2025, 1, 1, 8, 0, 0)

@@ -9,9 +9,15 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
-
-from core.tables import Enrollment, Event, InboundDelivery, Message, Order, Subscriber
-from providers.woocommerce import fixtures
+from storeflow.core.storage.tables import (
+    Enrollment,
+    Event,
+    InboundDelivery,
+    Message,
+    Order,
+    Subscriber,
+)
+from storeflow.providers.woocommerce import fixtures
 
 HOODIE_RULE = {
     "id": "hoodie-thanks",
@@ -36,7 +42,7 @@ HOODIE_RULE = {
 
 
 def load_rule(rt, company_id: int, definition: dict[str, Any]) -> None:
-    from rules import runner, schema
+    from storeflow.rules import runner, schema
 
     with rt.unit_of_work() as session:
         runner.save_sequence(session, company_id, schema.structure_sequence(definition))
@@ -297,7 +303,7 @@ def test_unmappable_delivery_is_kept_failed_and_replayable(rt, client, tenant):
         # "The fix": the store owner adds the email; simulate a corrected mapping input.
         delivery.body = fixtures.php_json(hoodie_order(email="late@example.com"))
 
-    from web.cli import cli
+    from storeflow.web.cli import cli
 
     result = CliRunner().invoke(cli, ["deliveries", "replay", str(delivery_id)])
     assert result.exit_code == 0, result.output
@@ -310,7 +316,7 @@ def test_replay_of_processed_delivery_has_no_second_effect(rt, client, tenant):
     load_rule(rt, tenant.company_id, HOODIE_RULE)
     send(client, tenant, "order.created", hoodie_order())
     before = counts(rt, tenant.company_id)
-    from web.cli import cli
+    from storeflow.web.cli import cli
 
     with rt.unit_of_work() as session:
         delivery_id = session.scalars(select(InboundDelivery.id)).one()
@@ -321,7 +327,7 @@ def test_replay_of_processed_delivery_has_no_second_effect(rt, client, tenant):
 
 @pytest.mark.parametrize("topic", ["product.created", "product.updated"])
 def test_product_webhooks_upsert_the_catalogue(rt, client, tenant, topic):
-    from core.tables import Product, Variant
+    from storeflow.core.storage.tables import Product, Variant
 
     assert send(client, tenant, topic, fixtures.product_variable(id=101)).status_code == 200
     assert send(client, tenant, topic, fixtures.variation(id=201, parent_id=101)).status_code == 200

@@ -16,9 +16,13 @@ from pathlib import Path
 import pytest
 import requests
 from click.testing import CliRunner
+from storeflow.core import accounts, plugins
+from storeflow.providers.woocommerce.simulator import (
+    FixtureStore,
+    SimulatorError,
+    WooCommerceSimulator,
+)
 
-from core import accounts, plugins
-from providers.woocommerce.simulator import FixtureStore, SimulatorError, WooCommerceSimulator
 from tests.live_server import serving
 
 pytestmark = pytest.mark.slow
@@ -28,7 +32,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 @pytest.fixture
 def live(rt):
-    from web.app import create_app
+    from storeflow.web.app import create_app
 
     with serving(rt, lambda: create_app({"TESTING": True}, runtime=rt)) as base_url:
         yield base_url
@@ -194,7 +198,7 @@ def test_concurrent_sync_store_clicks_queue_one_command(rt, live, tenant):
 
 
 def test_cli_simulate_woocommerce(rt, live, tenant):
-    from web.cli import cli
+    from storeflow.web.cli import cli
 
     pm = plugins.build_plugin_manager()
     pm.hook.register_commands(cli=cli)  # what `storeflow` does at start-up

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
-
-from core import events, profiles, subscribers
-from core.tables import Event
-from web.auth import company_from_api_key
-from web.params import datetime_arg, int_arg
-from web.runtime import rt
+from storeflow.core.commerce import events, profiles, subscribers
+from storeflow.core.storage.tables import Event
+from storeflow.web.auth import company_from_api_key
+from storeflow.web.params import datetime_arg, int_arg
+from storeflow.web.runtime import rt
 
 bp = Blueprint("admin", __name__, url_prefix="/api")
 
@@ -72,7 +71,7 @@ def get_subscriber(email: str) -> Response:
 
 @bp.get("/events/<int:event_id>")
 def get_event(event_id: int) -> Response:
-    from core.errors import NotFound
+    from storeflow.core.errors import NotFound
 
     with rt().unit_of_work() as session:
         company = company_from_api_key(session)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, jsonify
-
-from core import tasks
-from core.runtime import Runtime
+from storeflow.core.runtime import Runtime
+from storeflow.core.work import tasks
 
 
 def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
@@ -27,22 +26,22 @@ def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | Non
         app.config.update(test_config)
     app.extensions["storeflow"] = rt
 
-    from web import admin, errors, openapi, webhooks
+    from storeflow.web import admin, errors, openapi, webhooks
 
     errors.init_app(app)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(openapi.bp)
-    from web import products, sync
+    from storeflow.web import products, sync
 
     app.register_blueprint(sync.bp)
     app.register_blueprint(products.bp)
-    from web import integrations, setup, woocommerce_plugin
+    from storeflow.web import integrations, setup, woocommerce_plugin
 
     app.register_blueprint(woocommerce_plugin.bp)
     app.register_blueprint(integrations.bp)
     app.register_blueprint(setup.bp)
-    from web import sequences, unsubscribe  # rules engine (issue 5)
+    from storeflow.web import sequences, unsubscribe  # rules engine (issue 5)
 
     app.register_blueprint(sequences.bp)
     app.register_blueprint(unsubscribe.bp)

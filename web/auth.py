@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import request
 from sqlalchemy.orm import Session
-
-from core import accounts
-from core.errors import Unauthenticated
-from core.tables import Company
+from storeflow.core import accounts
+from storeflow.core.errors import Unauthenticated
+from storeflow.core.storage.tables import Company
 
 
 def bearer_token() -> str:

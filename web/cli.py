@@ -15,11 +15,13 @@ from typing import Any
 
 import click
 from sqlalchemy import select
-
-from core import accounts, config, ingest, integrations, migrate, plugins
-from core.errors import StoreflowError
-from core.runtime import Runtime
-from core.tables import InboundDelivery
+from storeflow.core import accounts, config, plugins
+from storeflow.core.commerce import ingest
+from storeflow.core.errors import StoreflowError
+from storeflow.core.runtime import Runtime
+from storeflow.core.storage import migrate
+from storeflow.core.storage.tables import InboundDelivery
+from storeflow.core.stores import integrations
 
 
 class _Group(click.Group):
@@ -38,7 +40,7 @@ def cli() -> None:
 
 
 def _runtime() -> Runtime:
-    from core import tasks
+    from storeflow.core.work import tasks
 
     return tasks.runtime()
 
@@ -211,8 +213,8 @@ def sync_status(
     integration_id: str | None, company_slug: str | None, limit: int, as_json: bool
 ) -> None:
     """Show the latest sync runs with their counts, and each store's last sync."""
-    from core import sync
-    from core.tables import Integration
+    from storeflow.core.commerce import sync
+    from storeflow.core.storage.tables import Integration
 
     with _runtime().unit_of_work() as session:
         company_id = accounts.company_by_slug(session, company_slug).id if company_slug else None
@@ -293,7 +295,7 @@ def serve(host: str, port: int, workers: int) -> None:
                 self.cfg.set("control_socket_disable", True)
 
         def load(self) -> Any:
-            from web.app import create_app
+            from storeflow.web.app import create_app
 
             return create_app()
 
@@ -305,8 +307,8 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--no-periodic", is_flag=True, help="Leave sweeping to another consumer.")
 def worker(workers: int, no_periodic: bool) -> None:
     """Run the Huey consumer, with the sweeper (timers, lost and expired jobs)."""
-    from core import tasks
-    from core.queue import huey
+    from storeflow.core.work import tasks
+    from storeflow.core.work.queue import huey
 
     rt = tasks.runtime()
     consumer = huey.create_consumer(
@@ -324,7 +326,7 @@ def worker(workers: int, no_periodic: bool) -> None:
 
 def _start_sweep_ticker(interval: float) -> None:
     """Huey's periodic tasks tick once a minute; delays and leases need finer sweeps."""
-    from core import tasks
+    from storeflow.core.work import tasks
 
     def tick() -> None:
         while True:
@@ -347,7 +349,7 @@ def rules_group() -> None:
 @click.option("--company", "company_slug", required=True)
 def rules_load(path: str, company_slug: str) -> None:
     """Validate every rule file under PATH and save them all (or none)."""
-    from rules import loader, runner
+    from storeflow.rules import loader, runner
 
     try:
         sequences = loader.load_path(path)
@@ -366,7 +368,7 @@ def rules_load(path: str, company_slug: str) -> None:
 @click.argument("path", type=click.Path())
 def rules_check(path: str) -> None:
     """Validate rule files without loading them: one line per problem (file:line path: message)."""
-    from rules import authoring
+    from storeflow.rules import authoring
 
     problems, count = authoring.check(path)
     for problem in problems:
@@ -382,7 +384,7 @@ def rules_check(path: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def rules_test(path: str, event_path: str, as_json: bool) -> None:
     """Which sequences under PATH an event (a JSON file) would enrol into, and why not."""
-    from rules import authoring, loader
+    from storeflow.rules import authoring, loader
 
     try:
         report = authoring.test(path, Path(event_path))
@@ -407,7 +409,7 @@ def rules_test(path: str, event_path: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def rules_dry_run(sequence: str, company_slug: str, days: int, limit: int, as_json: bool) -> None:
     """Replay stored events through SEQUENCE (a stored id, or a rule file) without sending."""
-    from rules import authoring, loader
+    from storeflow.rules import authoring, loader
 
     with _runtime().unit_of_work() as session:
         company = accounts.company_by_slug(session, company_slug)
@@ -434,7 +436,7 @@ def dev(port: int) -> None:
     import signal
     import subprocess
 
-    from web import demo
+    from storeflow.web import demo
 
     # Links (demo.json, authorize URLs) must point at this server unless told otherwise.
     os.environ.setdefault("STOREFLOW_BASE_URL", f"http://127.0.0.1:{port}")
@@ -476,7 +478,7 @@ storeflow is starting
 @click.option("--url", default=None, help="Base URL of the running service.")
 def demo_cmd(url: str | None) -> None:
     """Replay a scripted WooCommerce store against the running service."""
-    from web import demo
+    from storeflow.web import demo
 
     path = config.load().var_dir / "demo.json"
     if not path.exists():
@@ -488,7 +490,7 @@ def demo_cmd(url: str | None) -> None:
 
 
 def main() -> None:
-    from core import plugins as plugin_module
+    from storeflow.core import plugins as plugin_module
 
     try:
         pm = plugin_module.build_plugin_manager()

@@ -18,17 +18,17 @@ from typing import Any
 
 import click
 from sqlalchemy import select
-
-from core import accounts, integrations
-from core.runtime import Runtime
-from core.tables import Company, Integration, User
+from storeflow.core import accounts
+from storeflow.core.runtime import Runtime
+from storeflow.core.storage.tables import Company, Integration, User
+from storeflow.core.stores import integrations
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "rules" / "examples"
 STORE_URL = "https://demo-store.example.com"
 
 
 def seed(rt: Runtime) -> dict[str, Any]:
-    from rules import loader, runner
+    from storeflow.rules import loader, runner
 
     password = None
     with rt.unit_of_work() as session:
@@ -69,7 +69,7 @@ def seed(rt: Runtime) -> dict[str, Any]:
 
 
 def _send(session: Any, info: dict[str, Any], topic: str, payload: dict[str, Any]) -> int:
-    from providers.woocommerce import fixtures
+    from storeflow.providers.woocommerce import fixtures
 
     body = fixtures.php_json(payload)
     headers = fixtures.webhook_headers(topic, body, info["webhookSecret"], source=STORE_URL + "/")
@@ -79,7 +79,7 @@ def _send(session: Any, info: dict[str, Any], topic: str, payload: dict[str, Any
 
 def script() -> list[tuple[str, str, dict[str, Any]]]:
     """The store's story: what it sends, in order, with a one-line caption each."""
-    from providers.woocommerce import fixtures
+    from storeflow.providers.woocommerce import fixtures
 
     store = STORE_URL + "/"
     parent = fixtures.product_variable(

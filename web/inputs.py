@@ -17,8 +17,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 from flask import request
-
-from core.errors import BadRequest, UnsupportedMediaType, ValidationFailed
+from storeflow.core.errors import BadRequest, UnsupportedMediaType, ValidationFailed
 
 T = TypeVar("T")
 MAX_DETAILS = 20

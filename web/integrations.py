@@ -13,14 +13,14 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from core import commands, connections, health, integrations, paging
-from core.errors import Conflict
-from core.tables import Company, Integration
-from web import inputs
-from web.auth import bearer_token, company_from_api_key
-from web.params import int_arg
-from web.runtime import rt
+from storeflow.core.errors import Conflict
+from storeflow.core.storage import paging
+from storeflow.core.storage.tables import Company, Integration
+from storeflow.core.stores import commands, connections, health, integrations
+from storeflow.web import inputs
+from storeflow.web.auth import bearer_token, company_from_api_key
+from storeflow.web.params import int_arg
+from storeflow.web.runtime import rt
 
 bp = Blueprint("integrations", __name__, url_prefix="/api")
 

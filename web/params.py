@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import request
-
-from core.clock import ensure_utc
-from core.errors import ValidationFailed
+from storeflow.core.clock import ensure_utc
+from storeflow.core.errors import ValidationFailed
 
 
 def int_arg(name: str, default: int, *, low: int = 0, high: int = 1000) -> int:

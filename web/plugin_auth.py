@@ -23,12 +23,11 @@ from flask import Response, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-
-from core import accounts, clock
-from core.errors import BadRequest, Unauthenticated, UnsupportedMediaType
-from core.tables import Integration, PluginRequest
-from core.upsert import insert_ignore
-from web.runtime import rt
+from storeflow.core import accounts, clock
+from storeflow.core.errors import BadRequest, Unauthenticated, UnsupportedMediaType
+from storeflow.core.storage.tables import Integration, PluginRequest
+from storeflow.core.storage.upsert import insert_ignore
+from storeflow.web.runtime import rt
 
 
 @attrs.frozen

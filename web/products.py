@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-
-from core import catalog
-from core.errors import NotFound
-from core.tables import Product, Variant
-from web.auth import company_from_api_key
-from web.params import int_arg
-from web.runtime import rt
+from storeflow.core.commerce import catalog
+from storeflow.core.errors import NotFound
+from storeflow.core.storage.tables import Product, Variant
+from storeflow.web.auth import company_from_api_key
+from storeflow.web.params import int_arg
+from storeflow.web.runtime import rt
 
 bp = Blueprint("products", __name__, url_prefix="/api")
 

@@ -9,9 +9,8 @@ pick their own bucket.
 from __future__ import annotations
 
 from flask import current_app, request
-
-from core import ratelimit
-from web.runtime import rt
+from storeflow.core import ratelimit
+from storeflow.web.runtime import rt
 
 _KEY = "storeflow.ratelimit"
 

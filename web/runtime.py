@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app
-
-from core.runtime import Runtime
+from storeflow.core.runtime import Runtime
 
 
 def rt() -> Runtime:

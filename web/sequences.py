@@ -1,6 +1,6 @@
 """Admin JSON API of the rules engine (company API key).
 
-``/api/sequences`` takes and returns the rule-file schema as JSON (``rules.schema``),
+``/api/sequences`` takes and returns the rule-file schema as JSON (``storeflow.rules.schema``),
 so a sequence can move between a YAML file and the API unchanged; invalid input is a
 422 whose ``details`` are the schema's issues (``{path: "$.trigger.filters[0].operator",
 message}``), every problem at once. ``/api/enrollments`` and ``/api/messages`` read
@@ -15,15 +15,15 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-
-from core import clock, paging
-from core.errors import Conflict, NotFound, ValidationFailed
-from core.tables import Company, Enrollment, Message
-from rules import actions, capping, dryrun, enrollments, ledger, runner, schema, sequences
-from web.auth import company_from_api_key
-from web.inputs import json_body
-from web.params import int_arg
-from web.runtime import rt
+from storeflow.core import clock
+from storeflow.core.errors import Conflict, NotFound, ValidationFailed
+from storeflow.core.storage import paging
+from storeflow.core.storage.tables import Company, Enrollment, Message
+from storeflow.rules import actions, capping, dryrun, enrollments, ledger, runner, schema, sequences
+from storeflow.web.auth import company_from_api_key
+from storeflow.web.inputs import json_body
+from storeflow.web.params import int_arg
+from storeflow.web.runtime import rt
 
 bp = Blueprint("sequences", __name__, url_prefix="/api")
 

@@ -30,13 +30,13 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
-
-from core import accounts, connections
-from core.errors import Conflict, NotFound, RateLimited
-from core.ratelimit import Limit
-from core.tables import Company, ConnectRequest, Membership, User
-from web.ratelimits import client_ip, enforce
-from web.runtime import rt
+from storeflow.core import accounts
+from storeflow.core.errors import Conflict, NotFound, RateLimited
+from storeflow.core.ratelimit import Limit
+from storeflow.core.storage.tables import Company, ConnectRequest, Membership, User
+from storeflow.core.stores import connections
+from storeflow.web.ratelimits import client_ip, enforce
+from storeflow.web.runtime import rt
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
 

@@ -1,7 +1,7 @@
 """Store sync: batches from the plugin in, sync progress out.
 
 ``POST /api/woocommerce/sync/<resource>`` is plugin traffic (installation token +
-Standard Webhooks signature, ``webhook-id`` dedupe, see ``web.plugin_auth``); the
+Standard Webhooks signature, ``webhook-id`` dedupe, see ``storeflow.web.plugin_auth``); the
 token names the integration, so a store can only ever write its own company's
 data. ``GET /api/integrations/<id>/sync-runs`` shows progress to an admin key.
 """
@@ -12,14 +12,14 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 from sqlalchemy.orm import Session
-
-from core import integrations, sync
-from core.errors import Forbidden
-from core.tables import Integration
-from web.auth import company_from_api_key
-from web.params import int_arg
-from web.plugin_auth import PluginCall, plugin_route
-from web.runtime import rt
+from storeflow.core.commerce import sync
+from storeflow.core.errors import Forbidden
+from storeflow.core.storage.tables import Integration
+from storeflow.core.stores import integrations
+from storeflow.web.auth import company_from_api_key
+from storeflow.web.params import int_arg
+from storeflow.web.plugin_auth import PluginCall, plugin_route
+from storeflow.web.runtime import rt
 
 bp = Blueprint("sync", __name__)
 

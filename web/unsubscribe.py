@@ -17,11 +17,10 @@ learned by guessing.
 from __future__ import annotations
 
 from flask import Blueprint, Response, make_response, render_template
-
-from core.locks import lock_subscriber
-from core.tables import Company, Subscriber
-from rules import ledger, sequences, stopping
-from web.runtime import rt
+from storeflow.core.storage.locks import lock_subscriber
+from storeflow.core.storage.tables import Company, Subscriber
+from storeflow.rules import ledger, sequences, stopping
+from storeflow.web.runtime import rt
 
 bp = Blueprint("unsubscribe", __name__)
 

@@ -11,11 +11,11 @@ failed with their reason and answered with the 4xx the contract asks for.
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
-
-from core import ingest, integrations
-from core.errors import NotFound, Unauthenticated
-from core.provider import WebhookRequest
-from web.runtime import rt
+from storeflow.core.commerce import ingest
+from storeflow.core.errors import NotFound, Unauthenticated
+from storeflow.core.stores import integrations
+from storeflow.core.stores.provider import WebhookRequest
+from storeflow.web.runtime import rt
 
 bp = Blueprint("webhooks", __name__)
 

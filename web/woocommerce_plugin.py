@@ -2,7 +2,7 @@
 
 ``connect`` and ``connect/poll`` are unauthenticated (the poll token proves the
 poller started the request) and rate limited per client address. Everything else
-is plugin traffic through :func:`web.plugin_auth.plugin_route`: bearer installation
+is plugin traffic through :func:`storeflow.web.plugin_auth.plugin_route`: bearer installation
 token, Standard Webhooks signature within ±300 s, and ``webhook-id`` dedupe. Sync
 batches and events live in their own modules.
 """
@@ -13,13 +13,13 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 from sqlalchemy.orm import Session
-
-from core import clock, commands, connections, health
-from core.ratelimit import Limit
-from web import inputs
-from web.plugin_auth import PluginCall, plugin_route
-from web.ratelimits import client_ip, enforce
-from web.runtime import rt
+from storeflow.core import clock
+from storeflow.core.ratelimit import Limit
+from storeflow.core.stores import commands, connections, health
+from storeflow.web import inputs
+from storeflow.web.plugin_auth import PluginCall, plugin_route
+from storeflow.web.ratelimits import client_ip, enforce
+from storeflow.web.runtime import rt
 
 bp = Blueprint("woocommerce_plugin", __name__, url_prefix="/api/woocommerce")
 

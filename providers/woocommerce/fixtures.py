@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from core import money
-from core.provider import WebhookRequest
-from providers.woocommerce import signature
+from storeflow.core.commerce import money
+from storeflow.core.stores.provider import WebhookRequest
+from storeflow.providers.woocommerce import signature
 
 STORE_URL = "https://shop.example.com/"
 WC_VERSION = "9.8.1"
@@ -790,7 +790,7 @@ def webhook_request(
     secret: str,
     **header_options: Any,
 ) -> WebhookRequest:
-    """A signed delivery as ``core.provider.WebhookRequest`` (lower-case header names)."""
+    """A signed delivery as ``storeflow.core.stores.provider.WebhookRequest`` (lower-case header names)."""
     body = payload if isinstance(payload, bytes) else php_json(payload)
     headers = webhook_headers(topic, body, secret, **header_options)
     return WebhookRequest(

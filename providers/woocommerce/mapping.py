@@ -1,4 +1,4 @@
-"""WooCommerce wire objects -> ``core.records``. Pure functions: no I/O, no clock.
+"""WooCommerce wire objects -> ``storeflow.core.commerce.records``. Pure functions: no I/O, no clock.
 
 Order status -> ``Order.state`` (``Order.status`` keeps the WooCommerce value):
 
@@ -57,11 +57,9 @@ from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from core import money
-from core.errors import Unmappable
-from core.money import Money, MoneyError
-from core.provider import StoreContext
-from core.records import (
+from storeflow.core.commerce import money
+from storeflow.core.commerce.money import Money, MoneyError
+from storeflow.core.commerce.records import (
     Customer,
     CustomerDeleted,
     Ignored,
@@ -75,7 +73,9 @@ from core.records import (
     Refund,
     Variant,
 )
-from providers.woocommerce import wire
+from storeflow.core.errors import Unmappable
+from storeflow.core.stores.provider import StoreContext
+from storeflow.providers.woocommerce import wire
 
 STATE_BY_STATUS: dict[str, OrderStatus] = {
     "created": "placed",
@@ -180,7 +180,7 @@ def map_order(order: wire.Order, store: StoreContext) -> Mapped:
         return Mapped(
             ignored=Ignored(
                 f"order {order.id} has status {status!r}, which storeflow does not know; "
-                "add it to providers.woocommerce.mapping.STATE_BY_STATUS to map it"
+                "add it to storeflow.providers.woocommerce.mapping.STATE_BY_STATUS to map it"
             )
         )
     email = normalize_email(order.billing.email)

@@ -11,11 +11,11 @@ import hashlib
 import re
 from typing import Any
 
-from core.errors import Unauthenticated, Unmappable, ValidationFailed
-from core.hookspecs import hookimpl
-from core.provider import StoreContext, Verified, WebhookRequest
-from core.records import Mapped
-from providers.woocommerce import mapping, signature, wire
+from storeflow.core.commerce.records import Mapped
+from storeflow.core.errors import Unauthenticated, Unmappable, ValidationFailed
+from storeflow.core.hookspecs import hookimpl
+from storeflow.core.stores.provider import StoreContext, Verified, WebhookRequest
+from storeflow.providers.woocommerce import mapping, signature, wire
 
 # Header names are lower-case in ``WebhookRequest`` (the contract); WooCommerce sends
 # them as ``X-WC-Webhook-Topic`` and so on.
@@ -67,7 +67,7 @@ def _is_ping(request: WebhookRequest, headers: dict[str, str]) -> bool:
 
 
 class WooCommerceProvider:
-    """Implements ``core.provider.Provider`` for WooCommerce REST v3 webhooks and sync."""
+    """Implements ``storeflow.core.stores.provider.Provider`` for WooCommerce REST v3 webhooks and sync."""
 
     name = "woocommerce"
 
@@ -144,6 +144,6 @@ def register_providers() -> list[Any]:
 @hookimpl
 def register_commands(cli: Any) -> None:
     # Imported lazily: the simulator needs ``requests``, which only its users install.
-    from providers.woocommerce import simulator
+    from storeflow.providers.woocommerce import simulator
 
     simulator.register_cli(cli)

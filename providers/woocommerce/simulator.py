@@ -4,7 +4,7 @@ It does what the WordPress plugin does: asks to connect, polls until a company
 admin approves, then heartbeats, runs the sync commands it receives by paging a
 fixture store through ``POST /api/woocommerce/sync/<resource>``, acknowledges
 them, sends native WooCommerce webhooks, and disconnects. Every plugin request is
-signed with ``core.testing.plugin_client`` (bearer installation token + Standard
+signed with ``storeflow.core.testing.plugin_client`` (bearer installation token + Standard
 Webhooks), webhooks with the WooCommerce HMAC (``fixtures.webhook_headers``).
 
 Used by the end-to-end tests and by ``storeflow simulate woocommerce`` (registered
@@ -22,9 +22,8 @@ from typing import Any
 import attrs
 import click
 import requests
-
-from core.testing import plugin_client
-from providers.woocommerce import fixtures
+from storeflow.core.testing import plugin_client
+from storeflow.providers.woocommerce import fixtures
 
 SYNC_RESOURCES = ("products", "customers", "orders")
 

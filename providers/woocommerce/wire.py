@@ -3,7 +3,7 @@
 Webhook bodies are the store's internal REST GET response run through
 ``wp_json_encode`` (see wire-formats.md A3, A7-A10); sync batches carry the same
 objects. This module only decodes and validates; ``mapping.py`` turns the result
-into ``core.records``. What the converter tolerates, and why:
+into ``storeflow.core.commerce.records``. What the converter tolerates, and why:
 
 * Extra keys are ignored: every WooCommerce release and many plugins add fields.
 * Missing optional keys take defaults; only the fields we cannot do without are
@@ -23,8 +23,8 @@ into ``core.records``. What the converter tolerates, and why:
 * ``null`` where a string is expected reads as ``""``: the REST schema allows null
   for many strings (``billing.email``) and an empty string means the same thing.
 
-Every error becomes ``core.errors.BadRequest`` (undecodable body) or
-``core.errors.ValidationFailed`` (decodable but wrong), with ``$.x[0].y`` paths.
+Every error becomes ``storeflow.core.errors.BadRequest`` (undecodable body) or
+``storeflow.core.errors.ValidationFailed`` (decodable but wrong), with ``$.x[0].y`` paths.
 """
 
 from __future__ import annotations
@@ -41,8 +41,7 @@ import cattrs
 from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.gen import make_dict_structure_fn
 from cattrs.v import format_exception
-
-from core.errors import BadRequest, ValidationFailed
+from storeflow.core.errors import BadRequest, ValidationFailed
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from core.hookspecs import hookimpl
+from storeflow.core.hookspecs import hookimpl
 
 
 @hookimpl

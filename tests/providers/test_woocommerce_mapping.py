@@ -10,12 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from core.errors import BadRequest, Unmappable, ValidationFailed
-from core.money import Money
-from core.plugins import build_plugin_manager, providers
-from core.provider import Provider, StoreContext
-from core.records import (
+from storeflow.core.commerce.money import Money
+from storeflow.core.commerce.records import (
     Customer,
     CustomerDeleted,
     Mapped,
@@ -25,9 +21,12 @@ from core.records import (
     ProductDeleted,
     Refund,
 )
-from providers.woocommerce import fixtures as fx
-from providers.woocommerce import mapping, plugin
-from providers.woocommerce.plugin import WooCommerceProvider
+from storeflow.core.errors import BadRequest, Unmappable, ValidationFailed
+from storeflow.core.plugins import build_plugin_manager, providers
+from storeflow.core.stores.provider import Provider, StoreContext
+from storeflow.providers.woocommerce import fixtures as fx
+from storeflow.providers.woocommerce import mapping, plugin
+from storeflow.providers.woocommerce.plugin import WooCommerceProvider
 
 PROVIDER = WooCommerceProvider()
 STORE = StoreContext(integration_id="int_1", company_id=1, currency="USD", timezone="UTC")
@@ -499,7 +498,9 @@ def test_the_provider_implements_the_protocol() -> None:
 
 
 def test_registered_through_the_plugin_manager() -> None:
-    pm = build_plugin_manager(load_entrypoints=False, extra=["providers.woocommerce.plugin"])
+    pm = build_plugin_manager(
+        load_entrypoints=False, extra=["storeflow.providers.woocommerce.plugin"]
+    )
     found = providers(pm)
     assert isinstance(found["woocommerce"], WooCommerceProvider)
 

@@ -10,12 +10,11 @@ import json
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-
-from core.errors import Unauthenticated
-from core.provider import WebhookRequest
-from providers.woocommerce import fixtures as fx
-from providers.woocommerce import signature
-from providers.woocommerce.plugin import KEPT_HEADERS, WooCommerceProvider
+from storeflow.core.errors import Unauthenticated
+from storeflow.core.stores.provider import WebhookRequest
+from storeflow.providers.woocommerce import fixtures as fx
+from storeflow.providers.woocommerce import signature
+from storeflow.providers.woocommerce.plugin import KEPT_HEADERS, WooCommerceProvider
 
 SECRET = "s3cr3t-Kx9fQ2mV7pL"
 PROVIDER = WooCommerceProvider()

@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from core.errors import BadRequest, ValidationFailed
-from providers.woocommerce import fixtures as fx
-from providers.woocommerce import wire
-from providers.woocommerce.plugin import WooCommerceProvider
+from storeflow.core.errors import BadRequest, ValidationFailed
+from storeflow.providers.woocommerce import fixtures as fx
+from storeflow.providers.woocommerce import wire
+from storeflow.providers.woocommerce.plugin import WooCommerceProvider
 
 PROVIDER = WooCommerceProvider()
 MINIMAL_ORDER = {"id": 1, "status": "processing", "currency": "USD", "total": "0.00"}

@@ -8,15 +8,14 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from rules.compiler import (
+from storeflow.rules.compiler import (
     CompiledSequence,
     MatchResult,
     compile_condition,
     compile_sequence,
     next_send_time,
 )
-from rules.schema import Branch, Filter, Window, structure_sequence
+from storeflow.rules.schema import Branch, Filter, Window, structure_sequence
 
 ORDER = "ecommerce.order_placed"
 T0 = datetime(2025, 5, 1, 10, 0, tzinfo=UTC)

@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
-from rules.compiler import CompiledSequence, compile_sequence
-from rules.defaults import default_enrollment, default_stops
-from rules.schema import (
+from storeflow.rules.compiler import CompiledSequence, compile_sequence
+from storeflow.rules.defaults import default_enrollment, default_stops
+from storeflow.rules.schema import (
     EVENT_NAMES,
     Enrollment,
     EventReceived,

@@ -6,11 +6,10 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from rules.compiler import CompiledSequence, MatchResult, compile_sequence
-from rules.index import PRODUCT_PATHS, RuleIndex, naive_match
-from rules.operators import OPERATORS, check_value
-from rules.schema import Enrollment, Filter, Sequence, Tag, Trigger, structure_sequence
+from storeflow.rules.compiler import CompiledSequence, MatchResult, compile_sequence
+from storeflow.rules.index import PRODUCT_PATHS, RuleIndex, naive_match
+from storeflow.rules.operators import OPERATORS, check_value
+from storeflow.rules.schema import Enrollment, Filter, Sequence, Tag, Trigger, structure_sequence
 
 ORDER = "ecommerce.order_placed"
 

@@ -6,10 +6,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from rules.loader import Problem, RuleErrors, check_path, load_path, parse_text
-from rules.operators import OPERATORS
-from rules.schema import EVENT_NAMES, Email, Filter
+from storeflow.rules.loader import Problem, RuleErrors, check_path, load_path, parse_text
+from storeflow.rules.operators import OPERATORS
+from storeflow.rules.schema import EVENT_NAMES, Email, Filter
 
 OPERATOR_LIST = ", ".join(OPERATORS)
 

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from rules.operators import (
+from storeflow.rules.operators import (
     OPERATORS,
     as_number,
     check_value,

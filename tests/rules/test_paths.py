@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from rules import paths
-from rules.paths import PathError, parse, resolve
+from storeflow.rules import paths
+from storeflow.rules.paths import PathError, parse, resolve
 
 ORDER = {
     "orderId": "9001",

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from rules.operators import OPERATORS
-from rules.schema import (
+from storeflow.rules.operators import OPERATORS
+from storeflow.rules.schema import (
     EVENT_NAMES,
     WEEKDAYS,
     Branch,

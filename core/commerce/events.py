@@ -1,0 +1,112 @@
+"""The event log: provider-agnostic commerce events, appended once per idempotency key.
+
+Live events get an ``event`` job (the rules engine runs on them); historical ones
+(sync backfill) are recorded for profiles and dry-runs but start nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from storeflow.core import clock
+from storeflow.core.storage import paging
+from storeflow.core.storage.locks import lock_subscriber
+from storeflow.core.storage.tables import Event, Subscriber
+from storeflow.core.storage.upsert import insert_ignore
+from storeflow.core.work import outbox
+
+NAMES = (
+    "ecommerce.order_placed",
+    "ecommerce.order_cancelled",
+    "ecommerce.order_fulfilled",
+    "ecommerce.order_refunded",
+    "ecommerce.checkout_started",
+    "ecommerce.cart_started",
+    "ecommerce.cart_cleared",
+    "ecommerce.cart_abandoned",
+    "ecommerce.back_in_stock_requested",
+    "ecommerce.back_in_stock",
+    "ecommerce.back_in_stock_out_of_stock",
+    "ecommerce.replenishment_due",
+)
+
+
+def append(
+    session: Session,
+    *,
+    company_id: int,
+    name: str,
+    key: str,
+    occurred_at: datetime,
+    subscriber: Subscriber | None,
+    properties: dict[str, Any],
+    provider: str | None = None,
+    integration_id: str | None = None,
+    live: bool = True,
+) -> int | None:
+    """Append the event unless its key was seen; return the new event's id."""
+    event_id = insert_ignore(
+        session,
+        Event.__table__,
+        {
+            "company_id": company_id,
+            "name": name,
+            "idempotency_key": key,
+            "subscriber_id": subscriber.id if subscriber else None,
+            "email": subscriber.email if subscriber else None,
+            "provider": provider,
+            "integration_id": integration_id,
+            "occurred_at": occurred_at,
+            "properties": properties,
+            "live": live,
+            "created_at": clock.now(),
+        },
+        ["company_id", "idempotency_key"],
+    )
+    if event_id is not None and live and subscriber is not None:
+        # Held until commit, so a step claiming a send for this subscriber either
+        # commits first or waits and then sees this event (see storeflow.core.storage.locks).
+        lock_subscriber(session, subscriber.id)
+    if event_id is not None and live:
+        outbox.add(
+            session, company_id=company_id, kind="event", key=f"event:{event_id}", ref_id=event_id
+        )
+    return event_id
+
+
+def to_json(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "name": event.name,
+        "occurredAt": event.occurred_at.isoformat(),
+        "email": event.email,
+        "provider": event.provider,
+        "integrationId": event.integration_id,
+        "live": event.live,
+        "properties": event.properties,
+    }
+
+
+def recent(
+    session: Session,
+    company_id: int,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    since: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Event], int]:
+    query = select(Event).where(Event.company_id == company_id)
+    if name:
+        query = query.where(Event.name == name)
+    if email:
+        query = query.where(Event.email == email.strip().lower())
+    if since:
+        query = query.where(Event.occurred_at >= since)
+    return paging.page(
+        session, query, Event.occurred_at.desc(), Event.id.desc(), limit=limit, offset=offset
+    )

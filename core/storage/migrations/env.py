@@ -1,0 +1,32 @@
+"""Alembic environment: runs against the URL or connection the caller provides."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+from storeflow.core.storage.tables import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER much
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    _run(connection)
+else:
+    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as conn:
+        _run(conn)
+        conn.commit()
+    engine.dispose()

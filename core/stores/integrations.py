@@ -1,0 +1,66 @@
+"""Store integrations: one connected store of one provider, owned by one company."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from sqlalchemy.orm import Session
+from storeflow.core.errors import NotFound
+from storeflow.core.storage.tables import Company, Integration
+from storeflow.core.stores.provider import StoreContext
+
+
+def new_secret() -> str:
+    # 32 random bytes; URL-safe text so it survives WooCommerce's secret sanitising.
+    return secrets.token_urlsafe(32)
+
+
+def create(
+    session: Session,
+    company: Company,
+    provider: str,
+    *,
+    store_url: str = "",
+    name: str = "",
+    currency: str = "USD",
+    timezone: str = "UTC",
+    status: str = "connected",
+) -> Integration:
+    integration = Integration(
+        id="int_" + uuid.uuid4().hex,
+        company_id=company.id,
+        provider=provider,
+        store_url=normalize_store_url(store_url),
+        name=name,
+        status=status,
+        currency=currency.upper(),
+        timezone=timezone,
+        webhook_secret=new_secret(),
+        settings={},
+    )
+    session.add(integration)
+    session.flush()
+    return integration
+
+
+def normalize_store_url(url: str) -> str:
+    return url.strip().rstrip("/")
+
+
+def get(session: Session, integration_id: str, company_id: int | None = None) -> Integration:
+    """Load an integration; with ``company_id``, one of another company is "not found"."""
+    integration = session.get(Integration, integration_id)
+    if integration is None or (company_id is not None and integration.company_id != company_id):
+        raise NotFound("no such integration", code="integration_not_found")
+    return integration
+
+
+def context(integration: Integration) -> StoreContext:
+    return StoreContext(
+        integration_id=integration.id,
+        company_id=integration.company_id,
+        store_url=integration.store_url,
+        currency=integration.currency,
+        timezone=integration.timezone,
+    )
