@@ -11,6 +11,7 @@ import os
 
 from flask import Blueprint, Response, abort, request
 from sqlalchemy import Column, Integer, LargeBinary, MetaData, Table
+
 from storeflow.core.hookspecs import hookimpl
 from storeflow.providers.woocommerce import signature
 from storeflow.web.runtime import rt

@@ -40,7 +40,7 @@ STOREFLOW = str(Path(sys.executable).with_name("storeflow"))
 
 
 def bodies(count: int, secret: str, offset: int) -> list[tuple[bytes, dict[str, str]]]:
-    from storeflow.providers.woocommerce import fixtures
+    from storeflow.providers.woocommerce import samples as fixtures
 
     out = []
     for n in range(count):
@@ -109,11 +109,10 @@ def wait_http(port: int, timeout: float = 30) -> None:
 def setup(env: dict[str, str]) -> tuple[str, str]:
     """Migrate, create a company + integration, and the floor table; return (id, secret)."""
     os.environ.update(env)
+    from bench.floor_plugin import metadata
     from storeflow.core import accounts, config
     from storeflow.core.storage import db, migrate
     from storeflow.core.stores import integrations
-
-    from bench.floor_plugin import metadata
 
     settings = config.load()
     migrate.upgrade(settings.database_url)

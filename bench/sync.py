@@ -71,7 +71,7 @@ DATA_TABLES = (
 
 def product_items(count: int) -> Iterator[dict[str, Any]]:
     """Variable products, each followed by its 3 variations."""
-    from storeflow.providers.woocommerce import fixtures as fx
+    from tests.providers import woocommerce_payloads as fx
 
     for number in range(count):
         parent, *variations = fx.catalogue(1, 3, first_id=1_000_000 + number * 4)
@@ -80,7 +80,7 @@ def product_items(count: int) -> Iterator[dict[str, Any]]:
 
 
 def customer_items(count: int) -> Iterator[dict[str, Any]]:
-    from storeflow.providers.woocommerce import fixtures as fx
+    from tests.providers import woocommerce_payloads as fx
 
     template = fx.customer()
     for number in range(count):
@@ -96,7 +96,7 @@ def customer_items(count: int) -> Iterator[dict[str, Any]]:
 
 
 def _order_templates() -> list[dict[str, Any]]:
-    from storeflow.providers.woocommerce import fixtures as fx
+    from tests.providers import woocommerce_payloads as fx
 
     templates = []
     for status, refunds in (

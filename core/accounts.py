@@ -14,7 +14,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
 from storeflow.core import clock
+from storeflow.core.emails import normalize_email
 from storeflow.core.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from storeflow.core.storage.tables import ApiKey, Company, Membership, User
 
@@ -43,10 +45,6 @@ def company_by_slug(session: Session, slug: str) -> Company:
     if company is None:
         raise NotFound(f"no company {slug!r}", code="company_not_found")
     return company
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def create_user(session: Session, email: str, password: str) -> User:

@@ -1,8 +1,10 @@
-"""Settings from the environment (``STOREFLOW_*``), read once per process.
+"""Settings from the environment (``STOREFLOW_*``).
 
-Nothing secret lives in files, except the generated session key, which is
-written into the var dir when ``STOREFLOW_SECRET_KEY`` is unset so that restarts
-keep users signed in.
+Reading settings has no side effects: nothing is created or written. Nothing
+secret lives in files, except the generated session key: when
+``STOREFLOW_SECRET_KEY`` is unset, :func:`ensure_secret_key` (called by
+``storeflow db upgrade`` and ``storeflow serve``) writes one into the var dir so
+that restarts keep users signed in.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import secrets
 from pathlib import Path
 
 import attrs
+
+SECRET_KEY_FILE = "secret_key"
 
 
 @attrs.frozen
@@ -33,6 +37,8 @@ class Settings:
     storefront_body_limit: int = 32 * 1024
     mail_from: str = "storeflow@localhost"
     queue_immediate: bool = False
+    # Extra plugin modules to import and register (``STOREFLOW_PLUGINS``, comma-separated).
+    plugins: tuple[str, ...] = ()
 
     @property
     def queue_path(self) -> Path:
@@ -48,19 +54,24 @@ def _secret_key(var_dir: Path) -> str:
     key = _env("SECRET_KEY")
     if key:
         return key
-    path = var_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    var_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+    path = var_dir / SECRET_KEY_FILE
+    return path.read_text().strip() if path.exists() else ""
+
+
+def ensure_secret_key(settings: Settings) -> Settings:
+    """Settings with a session key, generating and storing one on first use."""
+    if settings.secret_key:
+        return settings
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.var_dir / SECRET_KEY_FILE
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return attrs.evolve(settings, secret_key=path.read_text().strip())
 
 
 def load() -> Settings:
     var_dir = Path(_env("VAR_DIR", "./var") or "./var").resolve()
-    var_dir.mkdir(parents=True, exist_ok=True)
     database_url = _env("DATABASE_URL") or f"sqlite:///{var_dir / 'storeflow.db'}"
     return Settings(
         var_dir=var_dir,
@@ -75,4 +86,5 @@ def load() -> Settings:
         wake_interval_seconds=float(_env("WAKE_INTERVAL_SECONDS", "0.05") or 0.05),
         mail_from=_env("MAIL_FROM", "storeflow@localhost") or "storeflow@localhost",
         queue_immediate=(_env("QUEUE_IMMEDIATE", "") or "").lower() in ("1", "true", "yes"),
+        plugins=tuple(n.strip() for n in (_env("PLUGINS", "") or "").split(",") if n.strip()),
     )

@@ -1,25 +1,28 @@
-"""Plugin manager factory: built-ins, entry points, and explicitly named modules.
+"""Plugin manager factory: core's built-ins, entry points, and explicitly named modules.
 
 A factory rather than a global so that every app, worker and test builds its own
-manager. Providers (built-in or third-party) arrive through the
-``storeflow.providers`` entry-point group; other plugins through
-``storeflow.plugins``; ``STOREFLOW_PLUGINS`` names extra modules to import and
-register (comma-separated), for one-off local plugins.
+manager. Core's own job kinds and sweeps (``storeflow.core.builtins``) are always
+registered. Providers (built-in or third-party) arrive through the
+``storeflow.providers`` entry-point group; other plugins, the rules engine and its
+actions among them, through ``storeflow.plugins``; ``STOREFLOW_PLUGINS`` names
+extra modules to import and register (comma-separated), for one-off local plugins.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Iterable
 from typing import Any
 
 import pluggy
+
 from storeflow.core import hookspecs
+from storeflow.core.stores.provider import Provider
 
 ENTRY_POINT_GROUPS = ("storeflow.providers", "storeflow.plugins")
-# Built-in features that are not providers, registered like any plugin.
-DEFAULT_PLUGINS = ("storeflow.rules.actions",)
+# Core's own features, registered like any plugin. Everything above core (the rules
+# engine, actions, providers) arrives through entry points, so core names none of it.
+DEFAULT_PLUGINS = ("storeflow.core.builtins",)
 
 
 class PluginError(RuntimeError):
@@ -27,7 +30,7 @@ class PluginError(RuntimeError):
 
 
 def build_plugin_manager(
-    *, load_entrypoints: bool = True, extra: Iterable[str | Any] = ()
+    *, load_entrypoints: bool = True, extra: Iterable[str | object] = ()
 ) -> pluggy.PluginManager:
     pm = pluggy.PluginManager("storeflow")
     pm.add_hookspecs(hookspecs)
@@ -39,8 +42,7 @@ def build_plugin_manager(
                 pm.load_setuptools_entrypoints(group)
             except Exception as exc:  # report which plugin broke, not a bare traceback
                 raise PluginError(f"loading entry points of {group!r} failed: {exc}") from exc
-    names = [n.strip() for n in os.environ.get("STOREFLOW_PLUGINS", "").split(",") if n.strip()]
-    for item in [*names, *extra]:
+    for item in extra:
         if isinstance(item, str):
             _register_module(pm, item)
         elif not pm.is_registered(item):
@@ -63,9 +65,9 @@ def _register_module(pm: pluggy.PluginManager, dotted: str) -> None:
         pm.register(module, name=dotted)
 
 
-def providers(pm: pluggy.PluginManager) -> dict[str, Any]:
+def providers(pm: pluggy.PluginManager) -> dict[str, Provider]:
     """Providers by name; a name registered twice is an error worth failing loudly on."""
-    found: dict[str, Any] = {}
+    found: dict[str, Provider] = {}
     for batch in pm.hook.register_providers():
         for provider in batch or ():
             if provider.name in found:
@@ -84,6 +86,7 @@ def describe(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
         out.append(
             {
                 "name": name,
+                "module": getattr(plugin, "__name__", None),
                 "version": getattr(dist, "version", None) if dist else None,
                 "hooks": hooks,
             }

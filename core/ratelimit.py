@@ -20,6 +20,7 @@ import threading
 from typing import Protocol
 
 import attrs
+
 from storeflow.core import clock
 from storeflow.core.config import Settings
 from storeflow.core.errors import RateLimited

@@ -1,24 +1,30 @@
-"""Everything a request or a task needs, built once per process.
+"""Everything a request or a task needs, built by one factory per process.
 
-Holds settings, the database engine and session factory, the plugin manager and
-the providers, and the waker. Web apps keep it in ``app.extensions["storeflow"]``;
-the worker builds its own.
+:meth:`Runtime.build` reads nothing at import and builds, in order: the engine
+and session factory, the plugin manager and what the plugins contribute
+(providers, job kinds, sweeps, event consumers), the Huey queue with its tasks
+bound to this runtime, and the coalescing waker. The Flask app receives it
+through ``storeflow.web.app.create_app`` (``init_app``); the consumer builds one
+in ``storeflow worker``; tests build their own from explicit settings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from typing import Any
 
 import attrs
 import pluggy
+from huey.api import Huey
 from sqlalchemy import Engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
 from storeflow.core import clock, config, plugins
+from storeflow.core.commerce.consumers import EventConsumer, collect_consumers
 from storeflow.core.storage import db
-from storeflow.core.work import outbox
+from storeflow.core.stores.provider import Provider
+from storeflow.core.work import outbox, queue, tasks
+from storeflow.core.work.jobs import AnyKind, Sweep, collect_sweeps, index_kinds
 from storeflow.core.work.queue import Waker
 
 
@@ -28,25 +34,42 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     pm: pluggy.PluginManager
-    providers: dict[str, Any]
+    providers: dict[str, Provider]
+    job_kinds: dict[str, AnyKind]
+    sweeps: tuple[Sweep, ...]
+    event_consumers: tuple[EventConsumer, ...]
+    huey: Huey | None = None
+    tasks: tasks.Tasks | None = None
+    # Tests set it to None when they run jobs themselves.
     waker: Waker | None = None
-    # (job_ids) -> None ; (job_id, eta) -> None. Set by storeflow.core.work.tasks.
-    schedule: Callable[[int, datetime], None] | None = None
 
     @classmethod
     def build(
-        cls, settings: config.Settings | None = None, pm: pluggy.PluginManager | None = None
+        cls,
+        settings: config.Settings | None = None,
+        pm: pluggy.PluginManager | None = None,
+        *,
+        extra_plugins: Iterable[str | object] = (),
     ) -> Runtime:
         settings = settings or config.load()
+        if settings.database_url.startswith("sqlite"):
+            settings.var_dir.mkdir(parents=True, exist_ok=True)
         engine = db.make_engine(settings.database_url)
-        pm = pm or plugins.build_plugin_manager()
+        pm = pm or plugins.build_plugin_manager(extra=[*settings.plugins, *extra_plugins])
         rt = cls(
             settings=settings,
             engine=engine,
             sessions=db.make_sessionmaker(engine),
             pm=pm,
             providers=plugins.providers(pm),
+            job_kinds=index_kinds(pm.hook.register_job_kinds()),
+            sweeps=collect_sweeps(pm.hook.register_sweeps()),
+            event_consumers=collect_consumers(pm.hook.register_event_consumers()),
         )
+        rt.huey = queue.build_huey(settings)
+        rt.tasks = tasks.bind(rt.huey, lambda: rt)
+        interval = 0.0 if rt.huey.immediate else settings.wake_interval_seconds
+        rt.waker = Waker(rt.tasks.wake, interval)
         event.listen(rt.sessions, "after_commit", rt._after_commit)
         event.listen(rt.sessions, "after_soft_rollback", _forget_jobs)
         return rt
@@ -56,8 +79,8 @@ class Runtime:
         with db.unit_of_work(self.sessions) as session:
             yield session
 
-    def connect_queue(self, enqueue: Callable[[list[int]], None], interval: float) -> None:
-        self.waker = Waker(enqueue, interval)
+    def close(self) -> None:
+        self.engine.dispose()
 
     def _after_commit(self, session: Session) -> None:
         if session.in_nested_transaction():
@@ -70,15 +93,15 @@ class Runtime:
         later = [(job_id, when) for job_id, when in new if when > now]
         if due:
             self.waker.wake(due)
-        if self.schedule is not None:
+        if self.tasks is not None:
             for job_id, when in later:
                 try:
-                    self.schedule(job_id, when)
+                    self.tasks.schedule(job_id, when)
                 except Exception:  # the sweeper fires due jobs anyway
                     pass
 
 
-def _forget_jobs(session: Session, previous_transaction: Any) -> None:
+def _forget_jobs(session: Session, previous_transaction: SessionTransaction) -> None:
     # Only a full rollback forgets; ids from a rolled-back SAVEPOINT that linger are
     # harmless (waking a job that does not exist claims nothing).
     if not session.in_nested_transaction():

@@ -28,11 +28,13 @@ import secrets
 import smtplib
 import socket
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Final, Literal, Protocol
 
 import attrs
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
+
+from storeflow.core.config import Settings
 from storeflow.core.hookspecs import hookimpl
 from storeflow.core.storage.tables import Company, Subscriber
 from storeflow.core.transport import mailer, outbound
@@ -73,24 +75,37 @@ class Rendered:
     url: str | None = None  # webhooks
 
 
-class Action(Protocol):
+# What ``perform`` reports: delivered, or kept in the ledger for want of a transport.
+Performed = Literal["sent", "kept"]
+
+
+class InternalAction(Protocol):
     name: str
-    external: bool
 
+    @property
+    def external(self) -> Literal[False]: ...
 
-class InternalAction(Action, Protocol):
     def apply(self, session: Session, ctx: StepContext, config: dict[str, Any]) -> str:
         """Do it; return a one-line detail for the step history."""
 
 
-class ExternalAction(Action, Protocol):
+class ExternalAction(Protocol):
+    name: str
+
+    @property
+    def external(self) -> Literal[True]: ...
+
     def render(
         self, ctx: StepContext, config: dict[str, Any], defaults: dict[str, Any]
     ) -> Rendered:
         """Decide exactly what to send (pure; may be called again, must not send)."""
 
-    def perform(self, rendered: Rendered, message_id: str, settings: Any) -> str:
+    def perform(self, rendered: Rendered, message_id: str, settings: Settings) -> Performed:
         """Send it (no database). Return "sent" or "kept" (no transport configured)."""
+
+
+# A step action as ``register_actions`` returns it; ``external`` tells which kind.
+Action = InternalAction | ExternalAction
 
 
 # --- email ------------------------------------------------------------------------------
@@ -107,7 +122,7 @@ _RETRYABLE_SMTP = (
 
 class EmailAction:
     name = "email"
-    external = True
+    external: Final = True
 
     def render(
         self, ctx: StepContext, config: dict[str, Any], defaults: dict[str, Any]
@@ -130,7 +145,7 @@ class EmailAction:
             headers=headers,
         )
 
-    def perform(self, rendered: Rendered, message_id: str, settings: Any) -> str:
+    def perform(self, rendered: Rendered, message_id: str, settings: Settings) -> Performed:
         if not settings.smtp_url:
             return "kept"
         mail = mailer.Mail(
@@ -179,7 +194,7 @@ def signing_secret(company: Company) -> str:
 
 class WebhookAction:
     name = "webhook"
-    external = True
+    external: Final = True
 
     def render(
         self, ctx: StepContext, config: dict[str, Any], defaults: dict[str, Any]
@@ -221,7 +236,7 @@ class WebhookAction:
             },
         )
 
-    def perform(self, rendered: Rendered, message_id: str, settings: Any) -> str:
+    def perform(self, rendered: Rendered, message_id: str, settings: Settings) -> Performed:
         try:
             response = outbound.post(rendered.url or "", rendered.body.encode(), rendered.headers)
         except outbound.BlockedURL:
@@ -242,7 +257,7 @@ class WebhookAction:
 
 class TagAction:
     name = "tag"
-    external = False
+    external: Final = False
 
     def apply(self, session: Session, ctx: StepContext, config: dict[str, Any]) -> str:
         subscriber = ctx.subscriber
@@ -255,5 +270,5 @@ class TagAction:
 
 
 @hookimpl
-def register_actions() -> list[Any]:
+def register_actions() -> list[Action]:
     return [EmailAction(), WebhookAction(), TagAction()]

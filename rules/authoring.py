@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
+
 from storeflow.core import clock
 from storeflow.core.errors import NotFound
 from storeflow.core.storage.tables import Company

@@ -34,10 +34,11 @@ from typing import Any, Literal
 import attrs
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from storeflow.core.statuses import MESSAGE_COUNTED
 from storeflow.core.storage.tables import Message, Sequence
 
 SETTINGS_KEY = "frequencyCap"
-COUNTED = ("sending", "sent", "unknown")
 WhenCapped = Literal["delay", "skip"]
 
 
@@ -154,7 +155,7 @@ def recent_sends(
         .where(
             Message.subscriber_id == subscriber_id,
             Message.channel == "email",
-            Message.status.in_(COUNTED),
+            Message.status.in_(MESSAGE_COUNTED),
             Message.created_at > since,
         )
     )

@@ -34,6 +34,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from storeflow.core.statuses import SUBSCRIBER_INACTIVE
 from storeflow.rules import defaults, paths
 from storeflow.rules.operators import compile_test, equals, is_scalar, number_text
 from storeflow.rules.schema import (
@@ -50,7 +51,6 @@ from storeflow.rules.schema import (
 
 Properties = Mapping[str, Any]
 Resolver = paths.Resolver
-INACTIVE_STATUSES = ("unsubscribed", "suppressed")
 
 
 class MatchResult(NamedTuple):
@@ -323,7 +323,7 @@ class CompiledSequence:
     def subscriber_stop_reason(self, subscriber: Properties) -> str | None:
         """Unsubscribed or suppressed (always a stop), else a ``has_tag`` stop."""
         status = subscriber.get("status")
-        if status in INACTIVE_STATUSES:
+        if status in SUBSCRIBER_INACTIVE:
             return f"subscriber {status}"
         return self.tag_stop_reason(subscriber.get("tags") or ())
 

@@ -22,6 +22,9 @@ sequence's own ``enrollment`` replaces the default entirely.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from storeflow.core.commerce.records import EventName
 from storeflow.rules.schema import (
     Enrollment,
     EventReceived,
@@ -86,11 +89,11 @@ def _cart_stops() -> list[StopCondition]:
     ]
 
 
-_ENROLLMENT: dict[str, Enrollment] = {
+_ENROLLMENT: dict[EventName, Enrollment] = {
     "ecommerce.replenishment_due": _PER_VARIANT,
     "ecommerce.back_in_stock": _PER_VARIANT,
 }
-_STOPS = {
+_STOPS: dict[EventName, Callable[[], list[StopCondition]]] = {
     "ecommerce.replenishment_due": _replenishment_stops,
     "ecommerce.back_in_stock": _back_in_stock_stops,
     "ecommerce.cart_started": _cart_stops,
@@ -99,11 +102,11 @@ _STOPS = {
 }
 
 
-def default_enrollment(event: str) -> Enrollment:
+def default_enrollment(event: EventName) -> Enrollment:
     return _ENROLLMENT.get(event, _UNLIMITED)
 
 
-def default_stops(event: str) -> list[StopCondition]:
+def default_stops(event: EventName) -> list[StopCondition]:
     """A fresh list each call: callers may keep it without sharing mutable state."""
     make = _STOPS.get(event)
     return make() if make else []

@@ -38,12 +38,14 @@ from typing import Any
 import attrs
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
 from storeflow.core.errors import ValidationFailed
+from storeflow.core.statuses import MESSAGE_COUNTED
 from storeflow.core.storage.tables import Company, Event, Message, Sequence, Subscriber
 from storeflow.rules import capping, program, schema
 from storeflow.rules.compiler import CompiledSequence, compile_sequence, next_send_time
 from storeflow.rules.enrollments import subscriber_view
-from storeflow.rules.runner import template_product
+from storeflow.rules.steps import template_product
 
 MAX_DAYS = 365
 MAX_LIMIT = 1000
@@ -197,7 +199,7 @@ def _load_world(
             .where(
                 Message.subscriber_id.in_(chunk),
                 Message.channel == "email",
-                Message.status.in_(capping.COUNTED),
+                Message.status.in_(MESSAGE_COUNTED),
                 Message.created_at >= since,
             )
         ):

@@ -1,21 +1,8 @@
-"""Enrollments: entering a sequence under its re-entry policy, and the run's step history.
+"""Enrollments: a run's state (finish, step history) and its JSON shape.
 
-Re-entry is enforced by unique keys in the database, not by "check then insert":
-
-- every mode: one enrollment per (sequence, entry event), so a re-delivered or
-  re-processed event never enrols twice;
-- ``matching_field``: ``active_key = "field:<value>"`` while the run is active, unique
-  per (sequence, subscriber), and cleared when the run ends, so a value has at most
-  one active run and a new one may start after it ended;
-- ``one_time``: ``active_key = "one_time"``, which is **kept** when the run ends, so
-  the subscriber can never enter the sequence again, whatever the outcome (an
-  earlier run of another mode, before the sequence was switched to ``one_time``,
-  also blocks, checked under the subscriber's lock);
-- ``unlimited``: no key.
-
-A step position is scheduled as an outbox job (``step:<enrollment>:<position>``);
-``next_step`` is the run's cursor, so a job for a position the run has moved past
-does nothing.
+Entering a sequence under its re-entry policy is ``storeflow.rules.entry``;
+running a step is the ``step`` job kind (``storeflow.rules.steps``). ``next_step``
+is the run's cursor, so a job for a position the run has moved past does nothing.
 """
 
 from __future__ import annotations
@@ -23,14 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+
 from storeflow.core import clock
-from storeflow.core.storage.tables import Enrollment, EnrollmentStep, Event, Subscriber
-from storeflow.core.storage.upsert import insert_ignore
-from storeflow.core.work import outbox
-from storeflow.rules.program import END
-from storeflow.rules.sequences import Loaded
+from storeflow.core.statuses import STEP_WAITING, EnrollmentStatus, StepStatus
+from storeflow.core.storage.tables import Enrollment, EnrollmentStep, Subscriber
 
 ONE_TIME_KEY = "one_time"
 
@@ -47,97 +32,7 @@ def subscriber_view(subscriber: Subscriber) -> dict[str, Any]:
     }
 
 
-def active_key(loaded: Loaded, match_value: str | None) -> str | None:
-    mode = loaded.compiled.enrollment.mode
-    if mode == "one_time":
-        return ONE_TIME_KEY
-    if mode == "matching_field":
-        return f"field:{match_value}"
-    return None
-
-
-def enroll(
-    session: Session,
-    loaded: Loaded,
-    event: Event,
-    subscriber: Subscriber,
-    view: dict[str, Any],
-) -> int | None:
-    """Start a run for the event, or None when the re-entry policy (or a duplicate) blocks it.
-
-    The caller holds the subscriber's lock (``storeflow.core.storage.locks``).
-    """
-    mode = loaded.compiled.enrollment.mode
-    match_value = loaded.compiled.enrollment_key(event.properties)
-    if mode == "matching_field" and match_value is None:
-        return None  # nothing to match on: the policy cannot be honoured
-    if mode == "one_time" and _has_run(session, loaded.row_id, subscriber.id):
-        return None
-    now = clock.now()
-    enrollment_id = insert_ignore(
-        session,
-        Enrollment.__table__,
-        {
-            "company_id": event.company_id,
-            "sequence_id": loaded.row_id,
-            "subscriber_id": subscriber.id,
-            "email": subscriber.email,
-            "status": "active",
-            "entry_event_id": event.id,
-            "entry_event_name": event.name,
-            "entry_properties": event.properties,
-            "entry_occurred_at": event.occurred_at,
-            "subscriber_snapshot": view,
-            "match_value": match_value,
-            "active_key": active_key(loaded, match_value),
-            "next_step": loaded.program.first,
-            "enrolled_at": now,
-        },
-        None,  # any unique key: same entry event, or an active run for the same value
-    )
-    if enrollment_id is None:
-        return None
-    enrollment = session.get_one(Enrollment, enrollment_id)
-    if loaded.program.first == END:
-        finish(enrollment, "completed")
-    else:
-        schedule(session, enrollment, loaded.program.first, now, kind=loaded.program.nodes[0].kind)
-    return enrollment_id
-
-
-def _has_run(session: Session, sequence_id: int, subscriber_id: int) -> bool:
-    count = session.scalar(
-        select(func.count(Enrollment.id)).where(
-            Enrollment.sequence_id == sequence_id, Enrollment.subscriber_id == subscriber_id
-        )
-    )
-    return bool(count)
-
-
-def schedule(
-    session: Session,
-    enrollment: Enrollment,
-    position: int,
-    due: datetime,
-    *,
-    kind: str,
-    again: str = "",
-) -> None:
-    """Queue the step job; ``again`` names a repeat of the same position (cap, retry)."""
-    outbox.add(
-        session,
-        company_id=enrollment.company_id,
-        kind="step",
-        key=f"step:{enrollment.id}:{position}{again}",
-        ref_id=enrollment.id,
-        payload={"position": position},
-        available_at=due,
-    )
-    if position != END:
-        record_step(session, enrollment, position, kind, "scheduled", due)
-
-
-def finish(enrollment: Enrollment, status: str, reason: str | None = None) -> None:
+def finish(enrollment: Enrollment, status: EnrollmentStatus, reason: str | None = None) -> None:
     """End the run. Frees the ``matching_field`` slot; a ``one_time`` key stays."""
     enrollment.status = status
     enrollment.stop_reason = reason
@@ -151,7 +46,7 @@ def record_step(
     enrollment: Enrollment,
     position: int,
     kind: str,
-    status: str,
+    status: StepStatus,
     due: datetime,
     detail: str | None = None,
 ) -> None:
@@ -172,8 +67,7 @@ def record_step(
     row.status = status
     row.due_at = due
     row.detail = detail
-    waiting = status in ("scheduled", "sending", "delayed", "retrying", "paused")
-    row.done_at = None if waiting else clock.now()
+    row.done_at = None if status in STEP_WAITING else clock.now()
     session.flush()
 
 
@@ -201,7 +95,9 @@ def step_history(session: Session, enrollment_ids: list[int]) -> dict[int, list[
     return found
 
 
-def to_json(row: Enrollment, sequence_slug: str | None, steps: list[dict[str, Any]]) -> dict:
+def to_json(
+    row: Enrollment, sequence_slug: str | None, steps: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "id": row.id,
         "sequenceId": sequence_slug,

@@ -24,15 +24,17 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
 from storeflow.core import clock
+from storeflow.core.statuses import MessageStatus
 from storeflow.core.storage.tables import Enrollment, Message
 from storeflow.core.storage.upsert import insert_ignore
+from storeflow.core.work.outbox import UNKNOWN_REASON
 
-UNKNOWN_REASON = "the sender stopped after claiming the message; it may or may not have been sent"
 # A failure that certainly did not deliver is retried; after this many claims it fails.
 MAX_ATTEMPTS = 5
 
@@ -88,7 +90,7 @@ def find(session: Session, enrollment_id: int, position: int) -> Message | None:
 
 
 def _base_row(
-    enrollment: Enrollment, position: int, channel: str, priority: int, status: str
+    enrollment: Enrollment, position: int, channel: str, priority: int, status: MessageStatus
 ) -> dict[str, Any]:
     return {
         "company_id": enrollment.company_id,
@@ -146,7 +148,7 @@ def hold(
     *,
     channel: str,
     priority: int,
-    status: str,
+    status: Literal["queued", "skipped", "failed"],
     reason: str,
     content: dict[str, Any] | None = None,
 ) -> Message:

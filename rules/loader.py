@@ -28,8 +28,9 @@ from typing import Any
 
 import attrs
 import yaml
-from storeflow.rules.schema import PathPart, SchemaError, Sequence, format_path, structure_sequence
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from storeflow.rules.schema import PathPart, SchemaError, Sequence, format_path, structure_sequence
 
 YAML_SUFFIXES = (".yaml", ".yml")
 

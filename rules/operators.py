@@ -40,7 +40,7 @@ import math
 import re
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Operator = Literal[
     "exists",
@@ -52,7 +52,7 @@ Operator = Literal[
     "greater_than",
     "less_than",
 ]
-OPERATORS: tuple[str, ...] = Operator.__args__  # type: ignore[attr-defined]
+OPERATORS: tuple[Operator, ...] = get_args(Operator)
 
 ONE_OF_LIMIT = 50
 NO_VALUE = ("exists", "not_exists")
@@ -77,7 +77,7 @@ def as_number(value: Any) -> int | Decimal | None:
             return int(value)
         return Decimal(value) if _NUMERIC.fullmatch(value) else None
     if kind is int:
-        return value
+        return int(value)  # the same object: typed as int for the checker
     if kind is float:
         return Decimal(repr(value)) if math.isfinite(value) else None
     if kind is bool:
@@ -112,7 +112,7 @@ def equals(a: Any, b: Any) -> bool:
     if left_num is not None and right_num is not None:
         return left_num == right_num
     if isinstance(a, dict | list) or isinstance(b, dict | list):
-        return a == b
+        return bool(a == b)
     return False
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence as Seq
 
 import attrs
+
 from storeflow.rules.schema import Branch, Step, step_key
 
 END = -1

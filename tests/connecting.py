@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+
 from storeflow.core.testing import plugin_client
 
 STORE_URL = "https://shop.example.com"

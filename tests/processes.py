@@ -20,8 +20,13 @@ def process_env(settings: Any, **extra: str) -> dict[str, str]:
     """Environment for a child process that shares the test's database."""
     from tests.conftest import TEST_REDIS_URL
 
+    inherited = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("STOREFLOW_") or k.startswith("STOREFLOW_TEST_")
+    }
     env = {
-        **os.environ,
+        **inherited,
         "STOREFLOW_VAR_DIR": str(settings.var_dir),
         "STOREFLOW_DATABASE_URL": settings.database_url,
         "STOREFLOW_QUEUE_IMMEDIATE": "0",

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+
 from storeflow.core import clock
 from storeflow.core.commerce import events, subscribers
 from storeflow.core.storage.tables import Company, Enrollment, EnrollmentStep, Message, Subscriber

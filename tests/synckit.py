@@ -8,18 +8,19 @@ from typing import Any
 
 import attrs
 from sqlalchemy import func, select
+
 from storeflow.core import accounts
 from storeflow.core.storage.tables import (
     Event,
     Integration,
-    Order,
     OrderLine,
-    Product,
+    OrderRow,
+    ProductRow,
     Subscriber,
-    Variant,
+    VariantRow,
 )
 from storeflow.core.testing import plugin_client
-from storeflow.providers.woocommerce import fixtures as fx
+from tests.providers import woocommerce_payloads as fx
 
 
 @attrs.frozen
@@ -66,10 +67,10 @@ def counts(rt: Any, company_id: int) -> dict[str, int]:
             )
 
         return {
-            "products": n(Product),
-            "variants": n(Variant),
+            "products": n(ProductRow),
+            "variants": n(VariantRow),
             "subscribers": n(Subscriber),
-            "orders": n(Order),
+            "orders": n(OrderRow),
             "lines": n(OrderLine),
             "events": n(Event),
         }

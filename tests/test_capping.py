@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from storeflow.rules.capping import FrequencyCap, InvalidCap, Sent, check, from_settings, parse
 
+from storeflow.rules.capping import FrequencyCap, InvalidCap, Sent, check, from_settings, parse
 from tests.rulekit import (
     CART,
     ORDER,

@@ -11,18 +11,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+
 from storeflow.core import accounts, clock
 from storeflow.core.storage.tables import (
     ConnectRequest,
     Integration,
     PluginCommand,
     PluginRequest,
-    Product,
+    ProductRow,
 )
 from storeflow.core.testing import plugin_client
 from storeflow.core.work import tasks
-from storeflow.providers.woocommerce import fixtures
-
 from tests.connecting import (
     STORE_URL,
     ack,
@@ -33,6 +32,7 @@ from tests.connecting import (
     poll,
     start_connect,
 )
+from tests.providers import woocommerce_payloads as fixtures
 
 
 def _count(rt, model, *where) -> int:
@@ -214,7 +214,7 @@ def _webhook(client, inst, payload, topic="product.created"):
 def test_reconnect_reuses_the_integration_and_revokes_old_credentials(rt, client, tenant):
     old = connected(client, tenant.auth)
     assert _webhook(client, old, fixtures.product_simple(id=794)).status_code == 200
-    assert _count(rt, Product, Product.integration_id == old.integration_id) == 1
+    assert _count(rt, ProductRow, ProductRow.integration_id == old.integration_id) == 1
 
     # Same store, spelled differently (case, trailing slash): a reconnect, not a duplicate.
     new = connected(client, tenant.auth, storeUrl="HTTPS://Shop.Example.com/")
@@ -228,7 +228,7 @@ def test_reconnect_reuses_the_integration_and_revokes_old_credentials(rt, client
     assert _webhook(client, old, fixtures.product_simple(id=795)).status_code == 401
     assert heartbeat(client, new).status_code == 200
     assert _webhook(client, new, fixtures.product_simple(id=796)).status_code == 200
-    assert _count(rt, Product, Product.integration_id == old.integration_id) == 2  # data kept
+    assert _count(rt, ProductRow, ProductRow.integration_id == old.integration_id) == 2  # data kept
 
 
 def test_reconnect_supersedes_a_waiting_sync(rt, client, tenant):
@@ -261,7 +261,7 @@ def test_plugin_disconnect_revokes_at_once_and_keeps_data(rt, client, tenant):
     listing = client.get("/api/integrations", headers=tenant.auth).get_json()["integrations"]
     row = next(i for i in listing if i["id"] == inst.integration_id)
     assert row["status"] == "disconnected" and row["disconnectReason"] == "plugin: uninstalled"
-    assert _count(rt, Product, Product.integration_id == inst.integration_id) == 1
+    assert _count(rt, ProductRow, ProductRow.integration_id == inst.integration_id) == 1
     with rt.unit_of_work() as session:
         integration = session.get_one(Integration, inst.integration_id)
         assert integration.installation_token_hash is None and integration.signing_secret is None

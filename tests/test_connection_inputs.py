@@ -7,6 +7,7 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from storeflow.core.errors import ValidationFailed
 from storeflow.core.stores.connections import canonical_store_url
 from storeflow.web import inputs

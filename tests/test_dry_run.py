@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import func, select
+
 from storeflow.core import clock
 from storeflow.core.storage.tables import Company, Enrollment, Job, Message
 from storeflow.rules import dryrun, schema
-
 from tests.rulekit import (
     CART,
     ORDER,

@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from click.testing import CliRunner
-from storeflow.providers.woocommerce import fixtures
 
 from tests.conftest import TEST_REDIS_URL, free_port
 from tests.processes import process_env, start, stop, wait_http
+from tests.providers import woocommerce_payloads as fixtures
 from tests.test_webhook_flow import HOODIE_RULE, hoodie_order, load_rule
 
 pytestmark = pytest.mark.slow

@@ -12,9 +12,11 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+
 from storeflow.core import hookspecs, plugins
 from storeflow.core.hookspecs import hookimpl
 from storeflow.core.work import tasks
+from tests.kinds import FnKind
 
 HOOKS = sorted(
     name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "storeflow_spec")
@@ -82,9 +84,9 @@ def test_unknown_hook_implementation_is_reported_by_name():
 
 
 def test_hook_register_actions(rt):
-    from storeflow.rules import runner
+    from storeflow.rules import steps
 
-    actions = runner._actions(rt)
+    actions = steps.actions(rt)
     assert {"email", "tag"} <= set(actions)
     assert actions["email"].external and not actions["tag"].external
 
@@ -111,6 +113,7 @@ def test_hook_register_commands():
 
 def test_hook_register_blueprints(rt):
     from flask import Blueprint
+
     from storeflow.web.app import create_app
 
     class RoutePlugin:
@@ -129,7 +132,7 @@ def test_hook_register_blueprints(rt):
 
 
 def test_hook_job_started(rt, tenant):
-    from storeflow.core.work import jobs, outbox
+    from storeflow.core.work import outbox
 
     seen = []
 
@@ -139,7 +142,7 @@ def test_hook_job_started(rt, tenant):
             seen.append((kind, job_id, attempt))
 
     rt.pm.register(Watcher(), name="watcher")
-    jobs.HANDLERS["test-noop"] = lambda rt_, session, job: None
+    rt.job_kinds["test-noop"] = FnKind("test-noop", lambda rt_, session, job: None)
     waker, rt.waker = rt.waker, None
     try:
         with rt.unit_of_work() as session:
@@ -148,7 +151,7 @@ def test_hook_job_started(rt, tenant):
     finally:
         rt.waker = waker
         rt.pm.unregister(name="watcher")
-        del jobs.HANDLERS["test-noop"]
+        del rt.job_kinds["test-noop"]
     assert seen == [("test-noop", job_id, 1)]
 
 
@@ -159,3 +162,128 @@ def test_storeflow_plugins_lists_plugins_and_hooks():
     assert result.exit_code == 0, result.output
     assert "woocommerce" in result.output and "register_providers" in result.output
     assert "storeflow.rules.actions" in result.output and "register_actions" in result.output
+
+
+# --- explicit wiring: job kinds, sweeps and event consumers come from plugins ----------
+
+
+def test_hook_register_job_kinds(settings, tenant_for):
+    from storeflow.core.runtime import Runtime
+    from storeflow.core.work import outbox
+
+    ran = []
+
+    class KindPlugin:
+        @hookimpl
+        def register_job_kinds(self):
+            return [FnKind("test-plugin-kind", lambda rt_, session, job: ran.append(job.key))]
+
+    rt = Runtime.build(settings, extra_plugins=[KindPlugin()])
+    try:
+        # The built-ins arrive the same way: core's kinds, and the rules engine's by entry point.
+        assert {"delivery", "event", "step", "test-plugin-kind"} <= set(rt.job_kinds)
+        rt.waker = None
+        company_id = tenant_for(rt)
+        with rt.unit_of_work() as session:
+            job_id = outbox.add(session, company_id=company_id, kind="test-plugin-kind", key="k1")
+        assert tasks.execute(rt, job_id)
+        assert ran == ["k1"]
+    finally:
+        rt.close()
+
+
+def test_a_job_kind_no_plugin_registers_fails_with_its_name(rt, tenant):
+    from storeflow.core.storage.tables import Job
+    from storeflow.core.work import outbox
+
+    rt.waker = None
+    with rt.unit_of_work() as session:
+        job_id = outbox.add(session, company_id=tenant.company_id, kind="nobody", key="n")
+    tasks.execute(rt, job_id)
+    with rt.unit_of_work() as session:
+        error = session.get_one(Job, job_id).last_error or ""
+    assert "no plugin registers the job kind 'nobody'" in error
+
+
+def test_two_plugins_registering_one_job_kind_fail_loudly(settings):
+    from storeflow.core.runtime import Runtime
+    from storeflow.core.work.jobs import WiringError
+
+    class Again:
+        @hookimpl
+        def register_job_kinds(self):
+            return [FnKind("delivery", lambda rt_, session, job: None)]
+
+    with pytest.raises(WiringError, match="delivery"):
+        Runtime.build(settings, extra_plugins=[Again()])
+
+
+def test_hook_register_sweeps(settings, tenant_for):
+    from storeflow.core.runtime import Runtime
+    from storeflow.core.work.jobs import Sweep
+
+    seen = []
+
+    class SweepPlugin:
+        @hookimpl
+        def register_sweeps(self):
+            return [Sweep("test-sweep", lambda rt_, session: seen.append(session.is_active))]
+
+    rt = Runtime.build(settings, extra_plugins=[SweepPlugin()])
+    try:
+        names = {sweep.name for sweep in rt.sweeps}
+        # Core's own sweeps are registered by its built-in plugin, not by imports.
+        assert {"connect-request-expiry", "integration-health", "sync-command-timeout"} <= names
+        tasks.sweep(rt)
+        assert seen == [True]  # ran inside the sweeper's transaction
+    finally:
+        rt.close()
+
+
+def test_hook_register_event_consumers(settings, tenant_for):
+    from datetime import UTC, datetime
+
+    from storeflow.core.commerce import events
+    from storeflow.core.runtime import Runtime
+
+    seen = []
+
+    class Recorder:
+        name = "recorder"
+
+        def on_event(self, rt_, session, event):
+            seen.append((event.name, event.live))
+
+    class ConsumerPlugin:
+        @hookimpl
+        def register_event_consumers(self):
+            return [Recorder()]
+
+    rt = Runtime.build(settings, extra_plugins=[ConsumerPlugin()])
+    try:
+        assert [c.name for c in rt.event_consumers] == ["recorder", "rules"]
+        company_id = tenant_for(rt)
+        when = datetime(2026, 1, 1, tzinfo=UTC)
+        with rt.unit_of_work() as session:
+            for key, live in (("live-1", True), ("historical-1", False)):
+                events.append(
+                    session,
+                    company_id=company_id,
+                    name="ecommerce.order_placed",
+                    key=key,
+                    occurred_at=when,
+                    subscriber=None,
+                    properties={},
+                    live=live,
+                )
+        tasks.drain(rt)
+        assert seen == [("ecommerce.order_placed", True)]  # historical events start nothing
+    finally:
+        rt.close()
+
+
+@pytest.fixture
+def tenant_for():
+    from tests.conftest import make_tenant
+
+    return lambda runtime: make_tenant(runtime, "hooks").company_id

@@ -8,9 +8,8 @@ from storeflow.core import clock
 from storeflow.core.storage.tables import Integration
 from storeflow.core.stores import health
 from storeflow.core.work import tasks
-from storeflow.providers.woocommerce import fixtures
-
 from tests.connecting import connected, heartbeat
+from tests.providers import woocommerce_payloads as fixtures
 
 
 def show(client, tenant, integration_id):

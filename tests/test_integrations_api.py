@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from storeflow.core.storage.tables import Integration, PluginCommand
 
+from storeflow.core.storage.tables import Integration, PluginCommand
 from tests.connecting import connected, heartbeat
 
 CONTRACT_FIELDS = {

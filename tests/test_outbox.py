@@ -8,10 +8,12 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+
 from storeflow.core import clock
 from storeflow.core.storage.tables import Job
-from storeflow.core.work import jobs, outbox, tasks
+from storeflow.core.work import outbox, tasks
 from storeflow.core.work.queue import Waker
+from tests.kinds import FnKind
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +71,7 @@ def test_failures_back_off_then_park_as_dead_with_the_reason(rt, tenant):
         calls.append(job.attempts)
         raise RuntimeError("store unreachable")
 
-    jobs.HANDLERS["test-boom"] = boom
+    rt.job_kinds["test-boom"] = FnKind("test-boom", boom)
     try:
         job_id = _job(rt, tenant.company_id, kind="test-boom")
         for _ in range(rt.settings.job_max_attempts):
@@ -82,12 +84,12 @@ def test_failures_back_off_then_park_as_dead_with_the_reason(rt, tenant):
         assert calls == list(range(1, rt.settings.job_max_attempts + 1))
         assert not tasks.execute(rt, job_id)  # dead jobs are never claimed again
     finally:
-        del jobs.HANDLERS["test-boom"]
+        del rt.job_kinds["test-boom"]
 
 
 def test_sweeper_reruns_expired_leases_and_parks_exhausted_ones(rt, tenant):
     ran = []
-    jobs.HANDLERS["test-noop"] = lambda rt_, session, job: ran.append(job.id)
+    rt.job_kinds["test-noop"] = FnKind("test-noop", lambda rt_, session, job: ran.append(job.id))
     try:
         alive = _job(rt, tenant.company_id, key="alive")
         exhausted = _job(rt, tenant.company_id, key="exhausted")
@@ -105,12 +107,12 @@ def test_sweeper_reruns_expired_leases_and_parks_exhausted_ones(rt, tenant):
             assert dead.status == "dead" and "lease expired" in (dead.last_error or "")
         assert ran == [alive]
     finally:
-        del jobs.HANDLERS["test-noop"]
+        del rt.job_kinds["test-noop"]
 
 
 def test_sweeper_finds_jobs_that_were_never_enqueued(rt, tenant):
     ran = []
-    jobs.HANDLERS["test-noop"] = lambda rt_, session, job: ran.append(job.id)
+    rt.job_kinds["test-noop"] = FnKind("test-noop", lambda rt_, session, job: ran.append(job.id))
     job_id = _job(rt, tenant.company_id)  # committed, but no worker was woken
     try:
         assert ran == []
@@ -119,7 +121,7 @@ def test_sweeper_finds_jobs_that_were_never_enqueued(rt, tenant):
         with rt.unit_of_work() as session:
             assert session.scalar(select(Job.status).where(Job.id == job_id)) == "done"
     finally:
-        del jobs.HANDLERS["test-noop"]
+        del rt.job_kinds["test-noop"]
 
 
 def test_waker_coalesces_wakeups_and_delivers_every_id():

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Blueprint
+
 from storeflow.core import accounts
 from storeflow.core.storage.tables import Integration
 from storeflow.core.testing import plugin_client

@@ -10,12 +10,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+
 from storeflow.core.commerce import money, profiles
 from storeflow.core.storage.tables import Company, Subscriber
 from storeflow.core.stores import integrations
-from storeflow.providers.woocommerce import fixtures as fx
-
 from tests.conftest import make_tenant
+from tests.providers import woocommerce_payloads as fx
 from tests.synckit import plugin_for
 from tests.test_webhook_flow import send
 

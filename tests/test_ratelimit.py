@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+
 from storeflow.core import clock, ratelimit
 from storeflow.core.errors import RateLimited
 from storeflow.core.storage.tables import ConnectRequest
 from storeflow.web.woocommerce_plugin import CONNECT_LIMIT
-
 from tests.conftest import TEST_REDIS_URL
 from tests.connecting import connect_payload
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from sqlalchemy import func, select
+
 from storeflow.core.storage.tables import Sequence
 from storeflow.web.cli import cli
-
 from tests.rulekit import CART, ORDER, emit, line, order
 
 GOOD = """\
@@ -108,8 +108,8 @@ def rules_dir(root: Path, with_bad: bool = True) -> Path:
     return folder
 
 
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args))
+def invoke(*args: str, rt=None):
+    return CliRunner().invoke(cli, list(args), obj=rt)
 
 
 def test_check_prints_one_line_per_problem_with_file_and_line(tmp_path):
@@ -129,7 +129,7 @@ def test_check_of_valid_files(tmp_path):
 
 def test_load_of_a_directory_with_problems_loads_nothing(rt, tenant, tmp_path):
     folder = rules_dir(tmp_path)
-    result = invoke("rules", "load", str(folder), "--company", tenant.slug)
+    result = invoke("rules", "load", str(folder), "--company", tenant.slug, rt=rt)
     assert result.exit_code == 1
     assert "nothing was loaded" in result.stderr
     assert len([line for line in result.stderr.splitlines() if ".yaml:" in line]) == 6
@@ -138,7 +138,7 @@ def test_load_of_a_directory_with_problems_loads_nothing(rt, tenant, tmp_path):
     (folder / "bad-operator.yaml").unlink()
     for name in ("wrong-types", "unknown-event", "template-error", "eleven"):
         (folder / f"{name}.yaml").unlink()
-    result = invoke("rules", "load", str(folder), "--company", tenant.slug)
+    result = invoke("rules", "load", str(folder), "--company", tenant.slug, rt=rt)
     assert result.exit_code == 0, result.output
     with rt.unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(Sequence)) == 1
@@ -207,13 +207,13 @@ def test_rules_test_reports_bad_input(tmp_path):
 def test_dry_run_of_a_file_or_a_stored_sequence(rt, tenant, tmp_path):
     emit(rt, tenant.company_id, ORDER, properties=order(line("1")))
     folder = rules_dir(tmp_path, with_bad=False)
-    result = invoke("rules", "dry-run", str(folder / "good.yaml"), "--company", tenant.slug)
+    result = invoke("rules", "dry-run", str(folder / "good.yaml"), "--company", tenant.slug, rt=rt)
     assert result.exit_code == 0, result.output
     assert "dry-run of good: 1 event(s)" in result.output
     assert "would send 1 email(s)" in result.output
     assert "email would_send" in result.output
-    missing = invoke("rules", "dry-run", "nope", "--company", tenant.slug)
+    missing = invoke("rules", "dry-run", "nope", "--company", tenant.slug, rt=rt)
     assert missing.exit_code == 1 and "sequence_not_found" in missing.output
-    invoke("rules", "load", str(folder), "--company", tenant.slug)
-    stored = invoke("rules", "dry-run", "good", "--company", tenant.slug, "--json")
+    invoke("rules", "load", str(folder), "--company", tenant.slug, rt=rt)
+    stored = invoke("rules", "dry-run", "good", "--company", tenant.slug, "--json", rt=rt)
     assert json.loads(stored.output)[0]["summary"]["entered"] == 1

@@ -12,9 +12,9 @@ import time
 import pytest
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
+
 from storeflow.core.storage.tables import Company, Enrollment
 from storeflow.core.transport import outbound
-
 from tests.conftest import TEST_REDIS_URL
 from tests.processes import process_env, start, stop, wait_until
 from tests.rulekit import (

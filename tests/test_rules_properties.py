@@ -23,12 +23,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+
 from storeflow.core import accounts, clock
 from storeflow.core.storage.tables import Enrollment, Event, Job, Message
 from storeflow.core.work import tasks
 from storeflow.rules import schema
 from storeflow.rules.compiler import compile_sequence
-
 from tests.rulekit import (
     CART,
     CLEARED,

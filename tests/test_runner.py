@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+
 from storeflow.core import clock
 from storeflow.core.commerce.events import NAMES
 from storeflow.core.storage.tables import Job
 from storeflow.core.work import tasks
 from storeflow.rules.compiler import next_send_time
 from storeflow.rules.schema import EVENT_NAMES, Window
-
 from tests.rulekit import (
     CART,
     CHECKOUT,

@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import attrs
 from sqlalchemy import select
+
 from storeflow.core import clock
 from storeflow.core.storage.tables import Job
 from storeflow.core.work import outbox, tasks
 from storeflow.rules import ledger as ledger_module
-from storeflow.rules.runner import StepHandler
-
+from storeflow.rules.steps import STEP_JOBS
 from tests.conftest import free_port
 from tests.rulekit import (
     ORDER,
@@ -102,7 +102,7 @@ def test_a_worker_that_died_after_claiming_is_never_resent(rt_smtp, tenant, smtp
     (step_job,) = _step_jobs(rt)
     with rt.unit_of_work() as session:
         job = outbox.claim(session, step_job.id, rt.settings.job_lease_seconds)
-        plan = StepHandler().prepare(rt, session, job)
+        plan = STEP_JOBS.prepare(rt, session, job)
     assert plan is not None  # claimed and committed; then the "crash": no perform, no finish
     (message,) = ledger(rt, tenant.company_id)
     assert message.status == "sending"
@@ -125,7 +125,7 @@ def test_a_second_run_while_the_claim_is_leased_waits(rt, tenant):
     (step_job,) = _step_jobs(rt)
     with rt.unit_of_work() as session:
         job = outbox.claim(session, step_job.id, rt.settings.job_lease_seconds)
-        assert StepHandler().prepare(rt, session, job) is not None
+        assert STEP_JOBS.prepare(rt, session, job) is not None
     (run,) = runs(rt, tenant.company_id)
     duplicate = _duplicate(rt, tenant.company_id, run.id, 0, "dup", minutes=0)
     clock.travel(timedelta(seconds=5))  # well within the claim's lease
@@ -226,7 +226,6 @@ def test_without_smtp_messages_are_kept_in_the_ledger(rt, tenant):
 
 def test_a_failed_attempt_of_a_run_stopped_meanwhile_is_not_retried(rt, tenant, monkeypatch):
     from storeflow.rules import actions
-
     from tests.rulekit import CART
 
     define(rt, tenant.company_id, sequence("cart", event=CART, steps=[email_step()]))

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import yaml
-from storeflow.rules import loader, schema
 
+from storeflow.rules import loader, schema
 from tests.rulekit import CART, ORDER, REFILL, advance, emit, line, order, product
 
 REFILL_YAML = """\

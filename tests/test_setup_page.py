@@ -6,9 +6,9 @@ import re
 from datetime import timedelta
 
 import pytest
+
 from storeflow.core import accounts, clock
 from storeflow.core.storage.tables import ConnectRequest
-
 from tests.connecting import poll, start_connect
 
 PASSWORD = "correct horse battery"
@@ -194,6 +194,7 @@ def test_session_cookie_and_security_headers(client, people):
 
 def test_users_made_with_the_cli_can_sign_in_and_approve(rt, client, tenant):
     from click.testing import CliRunner
+
     from storeflow.web.cli import cli
 
     result = CliRunner().invoke(
@@ -209,6 +210,7 @@ def test_users_made_with_the_cli_can_sign_in_and_approve(rt, client, tenant):
             "--password-stdin",
         ],
         input=PASSWORD + "\n",
+        obj=rt,
     )
     assert result.exit_code == 0, result.output
     start = start_connect(client)

@@ -22,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select
+
 from storeflow.core import clock
 from storeflow.core.storage.tables import Enrollment, Job, Message
-from storeflow.core.work import jobs, tasks
-
+from storeflow.core.work import tasks
 from tests.rulekit import CART, ORDER, define, email_step, emit, line, no_cap, order, sequence
 
 pytestmark = pytest.mark.postgres
@@ -64,7 +64,7 @@ def test_an_order_committed_before_the_claim_always_wins(rt, tenant, monkeypatch
         }
     assert len(step_jobs) == PAIRS
 
-    handler = jobs.HANDLERS["step"]
+    handler = rt.job_kinds["step"]
     original = handler.prepare
     claimed_at: dict[int, float] = {}  # step job id -> when its transaction starts committing
 

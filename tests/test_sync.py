@@ -9,21 +9,21 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+
 from storeflow.core.commerce import orders
 from storeflow.core.storage.tables import (
     Event,
     Integration,
     Job,
-    Order,
     OrderLine,
-    Product,
+    OrderRow,
+    ProductRow,
     StoreCustomer,
     Subscriber,
     SyncRun,
-    Variant,
+    VariantRow,
 )
-from storeflow.providers.woocommerce import fixtures as fx
-
+from tests.providers import woocommerce_payloads as fx
 from tests.synckit import counts, live_events, plugin_for
 from tests.test_webhook_flow import send
 
@@ -44,11 +44,11 @@ def product_rows(rt, company_id):
     with rt.unit_of_work() as session:
         products = {
             p.provider_product_id: p
-            for p in session.scalars(select(Product).where(Product.company_id == company_id))
+            for p in session.scalars(select(ProductRow).where(ProductRow.company_id == company_id))
         }
         variants = {
             v.provider_variant_id: v
-            for v in session.scalars(select(Variant).where(Variant.company_id == company_id))
+            for v in session.scalars(select(VariantRow).where(VariantRow.company_id == company_id))
         }
         return products, variants
 
@@ -256,7 +256,7 @@ def test_guest_order_then_account_creation_with_the_same_email(rt, client, tenan
         (ana,) = session.scalars(select(Subscriber)).all()
         assert ana.email == "ana@example.com"
         assert session.scalars(select(StoreCustomer)).one().subscriber_id == ana.id
-        assert {o.subscriber_id for o in session.scalars(select(Order))} == {ana.id}
+        assert {o.subscriber_id for o in session.scalars(select(OrderRow))} == {ana.id}
     profile = client.get("/api/subscribers/ANA@example.com", headers=tenant.auth).get_json()
     assert profile["attributes"]["ordersCount"] == 2
     assert profile["subscriber"]["firstName"] == "Ana"
@@ -333,7 +333,7 @@ def test_each_refund_is_one_refunded_event(rt, client, tenant):
     keys = [key.split(":order:")[1] for _, key in live_events(rt, tenant.company_id)]
     assert keys == ["9:placed", "9:refund:91", "9:refund:92"]
     with rt.unit_of_work() as session:
-        order = session.scalars(select(Order)).one()
+        order = session.scalars(select(OrderRow)).one()
         assert (order.total_cents, order.refunded_cents, order.state) == (7500, 7500, "refunded")
 
 
@@ -379,7 +379,7 @@ def test_trashed_order_is_kept_and_leaves_the_revenue(rt, client, tenant, plugin
     plugin.ok("orders", [fx.order(id=727), fx.order(id=728)])
     assert send(client, tenant, "order.deleted", fx.deleted(727)).status_code == 200
     with rt.unit_of_work() as session:
-        assert {o.provider_order_id: o.deleted for o in session.scalars(select(Order))} == {
+        assert {o.provider_order_id: o.deleted for o in session.scalars(select(OrderRow))} == {
             "727": True,
             "728": False,
         }
@@ -405,7 +405,7 @@ def test_ids_above_2_pow_53_survive_as_strings(rt, plugin, tenant, client):
     plugin.ok("orders", [order])
     plugin.ok("products", [fx.product_simple(id=BIG)])
     with rt.unit_of_work() as session:
-        assert session.scalars(select(Order.provider_order_id)).one() == str(BIG)
+        assert session.scalars(select(OrderRow.provider_order_id)).one() == str(BIG)
         assert session.scalars(select(StoreCustomer.provider_customer_id)).one() == str(BIG)
     product = client.get(f"/api/products/woocommerce/{BIG}", headers=tenant.auth).get_json()
     assert product["product"]["providerProductId"] == str(BIG)
@@ -452,7 +452,7 @@ def test_bad_items_are_reported_and_the_rest_land(rt, plugin, tenant):
     assert failed[3]["code"] == "woocommerce_rest_error" and failed[3]["id"] is None
     assert failed[4]["code"] == "validation_failed"
     with rt.unit_of_work() as session:
-        assert sorted(session.scalars(select(Order.provider_order_id))) == ["1", "4"]
+        assert sorted(session.scalars(select(OrderRow.provider_order_id))) == ["1", "4"]
         integration = session.get_one(Integration, tenant.integration_id)
         assert "4 of 6 item(s) failed" in integration.last_sync_error
 
@@ -473,7 +473,7 @@ def test_a_database_failure_on_one_item_isolates_it(rt, plugin, tenant, monkeypa
         {"index": 1, "id": "666", "code": "conflict", "message": body["failed"][0]["message"]}
     ]
     with rt.unit_of_work() as session:
-        assert sorted(session.scalars(select(Order.provider_order_id))) == ["1", "2"]
+        assert sorted(session.scalars(select(OrderRow.provider_order_id))) == ["1", "2"]
         assert len(session.scalars(select(OrderLine)).all()) == 4
         assert len(session.scalars(select(Event)).all()) == 2
 
@@ -542,10 +542,12 @@ def test_sync_runs_count_pages_and_set_last_sync_at(rt, plugin, tenant, client):
 
     from storeflow.web.cli import cli
 
-    result = CliRunner().invoke(cli, ["sync", "status", "--integration", tenant.integration_id])
+    result = CliRunner().invoke(
+        cli, ["sync", "status", "--integration", tenant.integration_id], obj=rt
+    )
     assert result.exit_code == 0, result.output
     assert "run-9\tproducts\t2\t6\t6\t0\t0\t0\tfinished" in result.output
-    as_json = CliRunner().invoke(cli, ["sync", "status", "--json"])
+    as_json = CliRunner().invoke(cli, ["sync", "status", "--json"], obj=rt)
     assert json.loads(as_json.output)["syncRuns"][0]["syncRunId"] == "run-10"
 
 
@@ -688,7 +690,6 @@ def test_pages_are_mapped_outside_the_write_transaction(rt, plugin, monkeypatch)
     import sqlite3
 
     from storeflow.core.commerce import sync
-
     from tests.conftest import is_postgres
 
     if is_postgres():

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+
 from storeflow.core import clock
 from storeflow.core.storage.tables import Integration, PluginCommand
 from storeflow.core.stores import commands
 from storeflow.core.work import tasks
-
 from tests.connecting import ack, connected, heartbeat
 
 

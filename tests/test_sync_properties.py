@@ -12,21 +12,21 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+
 from storeflow.core.commerce import ingest, sync
 from storeflow.core.storage.tables import (
     Event,
     Integration,
-    Order,
     OrderLine,
-    Product,
+    OrderRow,
+    ProductRow,
     StoreCustomer,
     Subscriber,
-    Variant,
+    VariantRow,
 )
 from storeflow.core.stores import integrations
-from storeflow.providers.woocommerce import fixtures as fx
-
 from tests.conftest import make_tenant
+from tests.providers import woocommerce_payloads as fx
 
 START = datetime(2025, 1, 1, 8, 0, 0)
 BUYERS = {  # email -> (customer id, first name, last name); 0 = guest
@@ -177,7 +177,7 @@ def snapshot(rt: Any, company_id: int) -> dict[str, Any]:
         def rows(model: Any) -> list[Any]:
             return list(session.scalars(select(model).where(model.company_id == company_id)))
 
-        products = {p.id: p.provider_product_id for p in rows(Product)}
+        products = {p.id: p.provider_product_id for p in rows(ProductRow)}
         lines: dict[int, list[Any]] = {}
         for line in rows(OrderLine):
             lines.setdefault(line.order_id, []).append(
@@ -202,7 +202,7 @@ def snapshot(rt: Any, company_id: int) -> dict[str, Any]:
                     p.url,
                     p.image_url,
                 )
-                for p in rows(Product)
+                for p in rows(ProductRow)
             },
             "variants": {
                 v.provider_variant_id: (
@@ -214,7 +214,7 @@ def snapshot(rt: Any, company_id: int) -> dict[str, Any]:
                     v.stock_quantity,
                     v.deleted,
                 )
-                for v in rows(Variant)
+                for v in rows(VariantRow)
             },
             "orders": {
                 o.provider_order_id: (
@@ -228,7 +228,7 @@ def snapshot(rt: Any, company_id: int) -> dict[str, Any]:
                     o.ordered_at,
                     sorted(lines.get(o.id, [])),
                 )
-                for o in rows(Order)
+                for o in rows(OrderRow)
             },
             "subscribers": {
                 s.email: (s.first_name, s.last_name, s.attributes) for s in rows(Subscriber)

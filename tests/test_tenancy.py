@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from storeflow.core.storage.tables import Enrollment, Event, InboundDelivery, Message
 
+from storeflow.core.storage.tables import Enrollment, Event, InboundDelivery, Message
 from tests.test_webhook_flow import HOODIE_RULE, hoodie_order, load_rule, send
 
 

@@ -9,15 +9,16 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
+
 from storeflow.core.storage.tables import (
     Enrollment,
     Event,
     InboundDelivery,
     Message,
-    Order,
+    OrderRow,
     Subscriber,
 )
-from storeflow.providers.woocommerce import fixtures
+from tests.providers import woocommerce_payloads as fixtures
 
 HOODIE_RULE = {
     "id": "hoodie-thanks",
@@ -89,7 +90,7 @@ def counts(rt, company_id: int) -> dict[str, int]:
 
         return {
             "deliveries": n(InboundDelivery),
-            "orders": n(Order),
+            "orders": n(OrderRow),
             "events": n(Event),
             "enrollments": n(Enrollment),
             "messages": n(Message),
@@ -135,7 +136,7 @@ def test_guest_buyer_becomes_a_subscriber_from_billing_email(rt, client, tenant)
         subscriber = session.scalars(select(Subscriber)).one()
         assert subscriber.email == "ana@example.com"
         assert subscriber.first_name == "Ana"
-        assert session.scalars(select(Order)).one().email == "ana@example.com"
+        assert session.scalars(select(OrderRow)).one().email == "ana@example.com"
 
 
 def test_same_delivery_three_times_has_one_effect(rt_smtp, client, tenant, smtp_server):
@@ -305,11 +306,11 @@ def test_unmappable_delivery_is_kept_failed_and_replayable(rt, client, tenant):
 
     from storeflow.web.cli import cli
 
-    result = CliRunner().invoke(cli, ["deliveries", "replay", str(delivery_id)])
+    result = CliRunner().invoke(cli, ["deliveries", "replay", str(delivery_id)], obj=rt)
     assert result.exit_code == 0, result.output
     with rt.unit_of_work() as session:
         assert session.get_one(InboundDelivery, delivery_id).status == "processed"
-        assert session.scalars(select(Order)).one().email == "late@example.com"
+        assert session.scalars(select(OrderRow)).one().email == "late@example.com"
 
 
 def test_replay_of_processed_delivery_has_no_second_effect(rt, client, tenant):
@@ -320,21 +321,21 @@ def test_replay_of_processed_delivery_has_no_second_effect(rt, client, tenant):
 
     with rt.unit_of_work() as session:
         delivery_id = session.scalars(select(InboundDelivery.id)).one()
-    result = CliRunner().invoke(cli, ["deliveries", "replay", str(delivery_id)])
+    result = CliRunner().invoke(cli, ["deliveries", "replay", str(delivery_id)], obj=rt)
     assert result.exit_code == 0, result.output
     assert counts(rt, tenant.company_id) == before
 
 
 @pytest.mark.parametrize("topic", ["product.created", "product.updated"])
 def test_product_webhooks_upsert_the_catalogue(rt, client, tenant, topic):
-    from storeflow.core.storage.tables import Product, Variant
+    from storeflow.core.storage.tables import ProductRow, VariantRow
 
     assert send(client, tenant, topic, fixtures.product_variable(id=101)).status_code == 200
     assert send(client, tenant, topic, fixtures.variation(id=201, parent_id=101)).status_code == 200
     with rt.unit_of_work() as session:
-        product = session.scalars(select(Product)).one()
+        product = session.scalars(select(ProductRow)).one()
         assert product.provider_product_id == "101" and product.title == "Hoodie"
-        variant = session.scalars(select(Variant)).one()
+        variant = session.scalars(select(VariantRow)).one()
         assert variant.provider_variant_id == "201" and variant.product_id == product.id
 
 

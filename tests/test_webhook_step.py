@@ -13,8 +13,8 @@ from typing import Any
 import attrs
 import pytest
 from standardwebhooks.webhooks import Webhook
-from storeflow.core.transport import outbound
 
+from storeflow.core.transport import outbound
 from tests.rulekit import ORDER, advance, define, emit, ledger, line, order, runs, sequence
 
 

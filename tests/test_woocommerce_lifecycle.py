@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 import requests
 from click.testing import CliRunner
+
 from storeflow.core import accounts, plugins
 from storeflow.providers.woocommerce.simulator import (
-    FixtureStore,
+    SampleStore,
     SimulatorError,
     WooCommerceSimulator,
 )
-
 from tests.live_server import serving
 
 pytestmark = pytest.mark.slow
@@ -105,7 +105,7 @@ def run_connected_cycle(sim, base, tenant):
 
 
 def test_full_cycle_with_operator_approval(rt, live, tenant):
-    sim = WooCommerceSimulator(live, FixtureStore.generate("https://shop.example.com"))
+    sim = WooCommerceSimulator(live, SampleStore.generate("https://shop.example.com"))
     start = sim.connect()
     assert start.authorize_url == f"{live}/setup/woocommerce?request={start.connect_request_id}"
     assert sim.poll() == "pending"
@@ -124,7 +124,7 @@ def test_full_cycle_with_operator_approval(rt, live, tenant):
 
 
 def test_full_cycle_with_approval_on_the_page(rt, live, tenant, owner):
-    sim = WooCommerceSimulator(live, FixtureStore.generate("https://shop.example.com"))
+    sim = WooCommerceSimulator(live, SampleStore.generate("https://shop.example.com"))
     start = sim.connect()
     browser = requests.Session()
     login = browser.get(start.authorize_url, timeout=10)
@@ -232,7 +232,7 @@ def test_simulator_syncs_data_when_the_sync_endpoints_exist(rt, live, tenant, ap
     if "/api/woocommerce/sync/<resource>" not in rules:
         pytest.skip("the sync endpoints are not in this build yet")
     sim = WooCommerceSimulator(
-        live, FixtureStore.generate("https://shop.example.com", products=5), page_size=2
+        live, SampleStore.generate("https://shop.example.com", products=5), page_size=2
     )
     sim.connect()
     sim.approve_with_api_key(tenant.api_key)
@@ -287,7 +287,7 @@ def test_browser_sign_in_pick_company_and_approve(
         globex = accounts.company_by_slug(session, other_tenant.slug)
         user = accounts.create_user(session, owner, PASSWORD)
         accounts.add_member(session, user, globex, "member")
-    sim = WooCommerceSimulator(live, FixtureStore.generate("https://shop.example.com"))
+    sim = WooCommerceSimulator(live, SampleStore.generate("https://shop.example.com"))
     start = sim.connect()
     page = browser_page
 

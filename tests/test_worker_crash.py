@@ -7,8 +7,8 @@ import time
 
 import pytest
 from sqlalchemy import select
-from storeflow.core.storage.tables import Job, Message
 
+from storeflow.core.storage.tables import Job, Message
 from tests.conftest import TEST_REDIS_URL
 from tests.processes import process_env, start, stop, wait_until
 from tests.test_webhook_flow import HOODIE_RULE, hoodie_order, load_rule, send

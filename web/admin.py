@@ -5,15 +5,22 @@ Every query is scoped to the key's company; another company's object is a 404.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from collections.abc import Iterable
+
+from flask import Blueprint, Response, request
 from sqlalchemy import select
+
 from storeflow.core.commerce import events, profiles, subscribers
+from storeflow.core.errors import NotFound
 from storeflow.core.storage.tables import Event
+from storeflow.web import responses
 from storeflow.web.auth import company_from_api_key
 from storeflow.web.params import datetime_arg, int_arg
 from storeflow.web.runtime import rt
 
 bp = Blueprint("admin", __name__, url_prefix="/api")
+
+MAX_ROW_ID = 2**63 - 1
 
 
 @bp.get("/events")
@@ -29,9 +36,7 @@ def list_events() -> Response:
             limit=int_arg("limit", 50, low=1, high=500),
             offset=int_arg("offset", 0, high=10**9),
         )
-        return jsonify(
-            {"success": True, "events": [events.to_json(e) for e in rows], "total": total}
-        )
+        return responses.respond(responses.EventList(events=_events(rows), total=total))
 
 
 @bp.get("/subscribers/<path:email>")
@@ -41,29 +46,33 @@ def get_subscriber(email: str) -> Response:
         company = company_from_api_key(session)
         sub = subscribers.get_by_email(session, company.id, email)
         recent, _ = events.recent(session, company.id, email=sub.email, limit=20)
-        return jsonify(
-            {
-                "success": True,
-                "subscriber": {
-                    "id": sub.id,
-                    "email": sub.email,
-                    "firstName": sub.first_name,
-                    "lastName": sub.last_name,
-                    "status": sub.status,
-                    "tags": sub.tags or [],
-                    "createdAt": sub.created_at.isoformat(),
-                },
-                # Computed from the orders now, not read back from the stored copy
-                # (which rules use), so the profile can never show a stale figure.
-                "attributes": {**(sub.attributes or {}), **profiles.combined(session, sub.id)},
-                "stores": profiles.per_store(session, sub.id),
-                "purchasedProducts": profiles.purchased_products(session, sub.id),
-                # Filled by the replenishment and back-in-stock features once they exist.
-                "replenishment": [],
-                "waitlists": [],
-                "recentEvents": [events.to_json(e) for e in recent],
-            }
+        profile = responses.SubscriberProfile(
+            subscriber=responses.Subscriber(
+                id=sub.id,
+                email=sub.email,
+                first_name=sub.first_name,
+                last_name=sub.last_name,
+                status=sub.status,
+                tags=sub.tags or [],
+                created_at=sub.created_at.isoformat(),
+            ),
+            # Computed from the orders now, not read back from the stored copy
+            # (which rules use), so the profile can never show a stale figure.
+            attributes={**(sub.attributes or {}), **profiles.combined(session, sub.id)},
+            stores=[
+                responses.load(store, responses.StoreProfile)
+                for store in profiles.per_store(session, sub.id)
+            ],
+            purchased_products=[
+                responses.load(item, responses.PurchasedProduct)
+                for item in profiles.purchased_products(session, sub.id)
+            ],
+            # Filled by the replenishment and back-in-stock features once they exist.
+            replenishment=[],
+            waitlists=[],
+            recent_events=_events(recent),
         )
+        return responses.respond(profile)
 
 
 # /api/enrollments and /api/messages: web/sequences.py (the rules engine's blueprint).
@@ -71,13 +80,20 @@ def get_subscriber(email: str) -> Response:
 
 @bp.get("/events/<int:event_id>")
 def get_event(event_id: int) -> Response:
-    from storeflow.core.errors import NotFound
-
     with rt().unit_of_work() as session:
         company = company_from_api_key(session)
-        row = session.scalar(
-            select(Event).where(Event.id == event_id, Event.company_id == company.id)
+        # Beyond a 64-bit id no row can match, and the database driver would refuse the number.
+        row = (
+            session.scalar(
+                select(Event).where(Event.id == event_id, Event.company_id == company.id)
+            )
+            if event_id <= MAX_ROW_ID
+            else None
         )
         if row is None:
             raise NotFound("no such event", code="event_not_found")
-        return jsonify({"success": True, "event": events.to_json(row)})
+        return responses.respond(responses.EventResponse(event=_events([row])[0]))
+
+
+def _events(rows: Iterable[Event]) -> list[responses.Event]:
+    return [responses.load(events.to_json(row), responses.Event) for row in rows]

@@ -5,13 +5,51 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, jsonify
+
+from storeflow.core import config
 from storeflow.core.runtime import Runtime
-from storeflow.core.work import tasks
+from storeflow.web import (
+    admin,
+    errors,
+    integrations,
+    openapi,
+    products,
+    sequences,
+    setup,
+    sync,
+    unsubscribe,
+    webhooks,
+    woocommerce_plugin,
+)
+from storeflow.web import runtime as web_runtime
+
+BLUEPRINTS = (
+    webhooks.bp,
+    admin.bp,
+    openapi.bp,
+    sync.bp,
+    products.bp,
+    woocommerce_plugin.bp,
+    integrations.bp,
+    setup.bp,
+    sequences.bp,
+    unsubscribe.bp,
+)
+
+
+class MissingSecretKey(RuntimeError):
+    pass
 
 
 def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
+    """Build the app around ``runtime`` (or one built from the environment)."""
+    rt = runtime or Runtime.build(config.load())
+    if not rt.settings.secret_key:
+        raise MissingSecretKey(
+            "no session key: set STOREFLOW_SECRET_KEY, or run `storeflow db upgrade` "
+            f"once to generate {rt.settings.var_dir / config.SECRET_KEY_FILE}"
+        )
     app = Flask(__name__)
-    rt = runtime or tasks.use_runtime(Runtime.build())
     app.config.from_mapping(
         SECRET_KEY=rt.settings.secret_key,
         # Webhooks and sync batches may be 5 MiB; storefront routes check a smaller limit.
@@ -24,27 +62,10 @@ def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | Non
     )
     if test_config:
         app.config.update(test_config)
-    app.extensions["storeflow"] = rt
-
-    from storeflow.web import admin, errors, openapi, webhooks
-
+    web_runtime.init_app(app, rt)
     errors.init_app(app)
-    app.register_blueprint(webhooks.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(openapi.bp)
-    from storeflow.web import products, sync
-
-    app.register_blueprint(sync.bp)
-    app.register_blueprint(products.bp)
-    from storeflow.web import integrations, setup, woocommerce_plugin
-
-    app.register_blueprint(woocommerce_plugin.bp)
-    app.register_blueprint(integrations.bp)
-    app.register_blueprint(setup.bp)
-    from storeflow.web import sequences, unsubscribe  # rules engine (issue 5)
-
-    app.register_blueprint(sequences.bp)
-    app.register_blueprint(unsubscribe.bp)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     rt.pm.hook.register_blueprints(app=app)
 
     @app.get("/healthz")

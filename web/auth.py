@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import request
 from sqlalchemy.orm import Session
+
 from storeflow.core import accounts
 from storeflow.core.errors import Unauthenticated
 from storeflow.core.storage.tables import Company

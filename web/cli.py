@@ -7,21 +7,24 @@ hashed where the contract allows it.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
-from storeflow.core import accounts, config, plugins
+
+from storeflow.core import accounts, config, plugins, statuses
 from storeflow.core.commerce import ingest
 from storeflow.core.errors import StoreflowError
 from storeflow.core.runtime import Runtime
 from storeflow.core.storage import migrate
-from storeflow.core.storage.tables import InboundDelivery
 from storeflow.core.stores import integrations
+
+log = logging.getLogger("storeflow.worker")
 
 
 class _Group(click.Group):
@@ -39,10 +42,20 @@ def cli() -> None:
     """storeflow: store traffic in, commerce events and sequences out."""
 
 
-def _runtime() -> Runtime:
-    from storeflow.core.work import tasks
+_RUNTIME = "storeflow.runtime"
 
-    return tasks.runtime()
+
+def _runtime() -> Runtime:
+    """The invocation's runtime: the one handed in as ``obj`` (tests, embedding), or one
+    built from the environment on first use and closed when the command ends."""
+    root = click.get_current_context().find_root()
+    if isinstance(root.obj, Runtime):
+        return root.obj
+    found = root.meta.get(_RUNTIME)
+    if found is None:
+        found = root.meta[_RUNTIME] = Runtime.build(config.load())
+        root.call_on_close(found.close)
+    return found
 
 
 # --- database -------------------------------------------------------------------------
@@ -55,8 +68,8 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Create or migrate the database to the latest schema."""
-    settings = config.load()
+    """Create or migrate the database to the latest schema (and generate the session key)."""
+    settings = _prepare(config.load())
     migrate.upgrade(settings.database_url)
     click.echo(f"database at head: {_safe_url(settings.database_url)}")
 
@@ -66,6 +79,12 @@ def db_check() -> None:
     """Fail if the models and the migrations have drifted apart."""
     migrate.check(config.load().database_url)
     click.echo("models and migrations agree")
+
+
+def _prepare(settings: config.Settings) -> config.Settings:
+    """The explicit first-run step: the var dir and, unless configured, the session key."""
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    return config.ensure_secret_key(settings)
 
 
 def _safe_url(url: str) -> str:
@@ -173,14 +192,12 @@ def deliveries() -> None:
 
 
 @deliveries.command("list")
-@click.option("--status", default=None, help="pending, processed, ignored or failed")
+@click.option("--status", type=click.Choice(statuses.DELIVERY_STATUSES), default=None)
 @click.option("--limit", default=20, show_default=True)
-def deliveries_list(status: str | None, limit: int) -> None:
+def deliveries_list(status: statuses.DeliveryStatus | None, limit: int) -> None:
+    """The newest stored deliveries: id, status, provider, topic, received, error."""
     with _runtime().unit_of_work() as session:
-        query = select(InboundDelivery).order_by(InboundDelivery.id.desc()).limit(limit)
-        if status:
-            query = query.where(InboundDelivery.status == status)
-        for row in session.scalars(query):
+        for row in ingest.recent_deliveries(session, status=status, limit=limit):
             click.echo(
                 f"{row.id}\t{row.status}\t{row.provider}\t{row.topic}\t"
                 f"{row.received_at:%Y-%m-%d %H:%M:%S}\t{row.error or ''}"
@@ -214,16 +231,10 @@ def sync_status(
 ) -> None:
     """Show the latest sync runs with their counts, and each store's last sync."""
     from storeflow.core.commerce import sync
-    from storeflow.core.storage.tables import Integration
 
     with _runtime().unit_of_work() as session:
         company_id = accounts.company_by_slug(session, company_slug).id if company_slug else None
-        query = select(Integration).order_by(Integration.created_at)
-        if company_id is not None:
-            query = query.where(Integration.company_id == company_id)
-        if integration_id:
-            query = query.where(Integration.id == integration_id)
-        stores = list(session.scalars(query))
+        stores = integrations.listing(session, company_id=company_id, integration_id=integration_id)
         rows = sync.runs(session, company_id=company_id, integration_id=integration_id, limit=limit)
         runs = [sync.run_json(row) for row in rows]
     if as_json:
@@ -266,10 +277,11 @@ def sync_status(
 @cli.command("plugins")
 def plugins_cmd() -> None:
     """List loaded plugins and the hooks each implements."""
-    pm = plugins.build_plugin_manager()
+    pm = plugins.build_plugin_manager(extra=config.load().plugins)
     for item in plugins.describe(pm):
         version = f" {item['version']}" if item["version"] else ""
-        click.echo(f"{item['name']}{version}: {', '.join(item['hooks']) or '-'}")
+        module = f" ({item['module']})" if item["module"] not in (None, item["name"]) else ""
+        click.echo(f"{item['name']}{module}{version}: {', '.join(item['hooks']) or '-'}")
 
 
 # --- processes ------------------------------------------------------------------------
@@ -283,7 +295,9 @@ def serve(host: str, port: int, workers: int) -> None:
     """Run the web server (gunicorn)."""
     from gunicorn.app.base import BaseApplication
 
-    class _App(BaseApplication):  # type: ignore[misc]
+    _prepare(config.load())  # the workers read the session key the first run generates
+
+    class _App(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
@@ -307,11 +321,18 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--no-periodic", is_flag=True, help="Leave sweeping to another consumer.")
 def worker(workers: int, no_periodic: bool) -> None:
     """Run the Huey consumer, with the sweeper (timers, lost and expired jobs)."""
-    from storeflow.core.work import tasks
-    from storeflow.core.work.queue import huey
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    rt = _runtime()
+    assert rt.huey is not None and rt.tasks is not None
+    url = _safe_url(rt.settings.database_url)
 
-    rt = tasks.runtime()
-    consumer = huey.create_consumer(
+    @rt.huey.on_startup()
+    def ready() -> None:
+        log.info("worker thread ready: database %s, job kinds %s", url, sorted(rt.job_kinds))
+
+    consumer = rt.huey.create_consumer(
         workers=workers,
         worker_type="thread",
         periodic=not no_periodic,
@@ -320,21 +341,20 @@ def worker(workers: int, no_periodic: bool) -> None:
         check_worker_health=True,
     )
     if not no_periodic:
-        _start_sweep_ticker(rt.settings.sweep_seconds)
+        _start_sweep_ticker(rt.tasks.sweep_now, rt.settings.sweep_seconds)
     consumer.run()
 
 
-def _start_sweep_ticker(interval: float) -> None:
+def _start_sweep_ticker(sweep_now: Callable[[], object], interval: float) -> None:
     """Huey's periodic tasks tick once a minute; delays and leases need finer sweeps."""
-    from storeflow.core.work import tasks
 
     def tick() -> None:
         while True:
             time.sleep(interval)
             try:
-                tasks.sweep_now()
+                sweep_now()
             except Exception:  # the queue may be briefly unavailable; try next tick
-                pass
+                log.warning("could not queue a sweep; trying again next tick", exc_info=True)
 
     threading.Thread(target=tick, name="storeflow-sweep-ticker", daemon=True).start()
 
@@ -440,7 +460,7 @@ def dev(port: int) -> None:
 
     # Links (demo.json, authorize URLs) must point at this server unless told otherwise.
     os.environ.setdefault("STOREFLOW_BASE_URL", f"http://127.0.0.1:{port}")
-    settings = config.load()
+    settings = _prepare(config.load())
     migrate.upgrade(settings.database_url)
     info = demo.seed(_runtime())
     click.echo(f"""
@@ -493,7 +513,7 @@ def main() -> None:
     from storeflow.core import plugins as plugin_module
 
     try:
-        pm = plugin_module.build_plugin_manager()
+        pm = plugin_module.build_plugin_manager(extra=config.load().plugins)
         pm.hook.register_commands(cli=cli)
     except plugin_module.PluginError as exc:
         click.echo(f"warning: {exc}", err=True)

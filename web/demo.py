@@ -5,7 +5,8 @@ integration, the example rule files) and writes what the demo needs to
 ``var/demo.json``. ``replay`` sends correctly signed native WooCommerce webhooks to
 the running service over real HTTP (a variable product with variations, a
 registered buyer's order, a guest order, a re-delivery) and prints what
-happened as tables.
+happened as tables. It sends the WooCommerce provider's sample payloads through
+the plugin simulator's standard-library HTTP, so it runs on a production install.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import click
 from sqlalchemy import select
+
 from storeflow.core import accounts
 from storeflow.core.runtime import Runtime
 from storeflow.core.storage.tables import Company, Integration, User
@@ -68,40 +70,41 @@ def seed(rt: Runtime) -> dict[str, Any]:
     return info
 
 
-def _send(session: Any, info: dict[str, Any], topic: str, payload: dict[str, Any]) -> int:
-    from storeflow.providers.woocommerce import fixtures
+def _send(info: dict[str, Any], topic: str, payload: dict[str, Any]) -> int:
+    from storeflow.providers.woocommerce import samples
+    from storeflow.providers.woocommerce.simulator import request
 
-    body = fixtures.php_json(payload)
-    headers = fixtures.webhook_headers(topic, body, info["webhookSecret"], source=STORE_URL + "/")
+    body = samples.php_json(payload)
+    headers = samples.webhook_headers(topic, body, info["webhookSecret"], source=STORE_URL + "/")
     url = f"{info['baseUrl']}/api/woocommerce/webhooks/{info['integrationId']}"
-    return session.post(url, data=body, headers=headers, timeout=10).status_code
+    return request("POST", url, body=body, headers=headers).status_code
 
 
 def script() -> list[tuple[str, str, dict[str, Any]]]:
     """The store's story: what it sends, in order, with a one-line caption each."""
-    from storeflow.providers.woocommerce import fixtures
+    from storeflow.providers.woocommerce import samples
 
     store = STORE_URL + "/"
-    parent = fixtures.product_variable(
+    parent = samples.product_variable(
         id=101, name="Hoodie", variation_ids=(201, 202), store_url=store
     )
-    blue = fixtures.variation(
+    blue = samples.variation(
         id=201, parent_id=101, options=(("Color", "Blue"),), sku="HOODIE-BLUE", store_url=store
     )
-    green = fixtures.variation(
+    green = samples.variation(
         id=202, parent_id=101, options=(("Color", "Green"),), sku="HOODIE-GREEN", store_url=store
     )
-    mug = fixtures.product_simple(
+    mug = samples.product_simple(
         id=55, name="Caf\u00e9 Mug", price="12.50", sku="MUG-1", store_url=store
     )
-    registered = fixtures.order(
+    registered = samples.order(
         id=9001,
         customer_id=7,
         email="ana@example.com",
         first_name="Ana",
         status="processing",
         line_items=[
-            fixtures.line_item(
+            samples.line_item(
                 id=1,
                 product_id=101,
                 variation_id=201,
@@ -115,12 +118,12 @@ def script() -> list[tuple[str, str, dict[str, Any]]]:
         ],
         store_url=store,
     )
-    guest = fixtures.guest_order(
+    guest = samples.guest_order(
         id=9002,
         email="Guest.Buyer@Example.com",
         first_name="Bo",
         line_items=[
-            fixtures.line_item(
+            samples.line_item(
                 id=2, product_id=55, name="Caf\u00e9 Mug", quantity=2, unit_price="12.50"
             )
         ],
@@ -138,22 +141,23 @@ def script() -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def replay(info: dict[str, Any], wait: float = 15.0) -> None:
-    import requests
+    from storeflow.providers.woocommerce.simulator import Response, request
 
-    http = requests.Session()
-    click.echo(f"Sending a scripted WooCommerce store to {info['baseUrl']} ...\n")
-    rows = [
-        (topic, caption, _send(http, info, topic, payload)) for topic, caption, payload in script()
-    ]
-    _table(["topic", "what", "HTTP"], rows)
     auth = {"Authorization": f"Bearer {info['apiKey']}"}
+
+    def get(path: str) -> Response:
+        return request("GET", f"{info['baseUrl']}{path}", headers=auth)
+
+    click.echo(f"Sending a scripted WooCommerce store to {info['baseUrl']} ...\n")
+    rows = [(topic, caption, _send(info, topic, payload)) for topic, caption, payload in script()]
+    _table(["topic", "what", "HTTP"], rows)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        messages = http.get(f"{info['baseUrl']}/api/messages", headers=auth, timeout=10).json()
+        messages = get("/api/messages").json()
         if messages.get("total", 0) >= 1:
             break
         time.sleep(0.5)
-    events = http.get(f"{info['baseUrl']}/api/events?limit=20", headers=auth, timeout=10).json()
+    events = get("/api/events?limit=20").json()
     click.echo("\nEvents")
     _table(
         ["id", "name", "email", "order", "line items"],
@@ -171,7 +175,7 @@ def replay(info: dict[str, Any], wait: float = 15.0) -> None:
             for e in events.get("events", [])
         ],
     )
-    enrollments = http.get(f"{info['baseUrl']}/api/enrollments", headers=auth, timeout=10).json()
+    enrollments = get("/api/enrollments").json()
     click.echo("\nEnrollments")
     _table(
         ["id", "sequence", "email", "status", "steps"],
@@ -186,15 +190,13 @@ def replay(info: dict[str, Any], wait: float = 15.0) -> None:
             for e in enrollments.get("enrollments", [])
         ],
     )
-    messages = http.get(f"{info['baseUrl']}/api/messages", headers=auth, timeout=10).json()
+    messages = get("/api/messages").json()
     click.echo("\nMessages")
     _table(
         ["id", "email", "subject", "status"],
         [(m["id"], m["email"], m["subject"], m["status"]) for m in messages.get("messages", [])],
     )
-    profile = http.get(
-        f"{info['baseUrl']}/api/subscribers/ana@example.com", headers=auth, timeout=10
-    )
+    profile = get("/api/subscribers/ana@example.com")
     if profile.ok:
         attrs = profile.json()["attributes"]
         click.echo(

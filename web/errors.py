@@ -12,8 +12,9 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import DBAPIError, OperationalError
-from storeflow.core.errors import StoreflowError
 from werkzeug.exceptions import HTTPException
+
+from storeflow.core.errors import StoreflowError
 
 log = logging.getLogger(__name__)
 

@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal, TypeVar, get_origin
+from typing import Annotated, Any, Literal, TypeVar, get_origin
 
 import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 from flask import request
+
 from storeflow.core.errors import BadRequest, UnsupportedMediaType, ValidationFailed
+from storeflow.web.apischema import Keywords, wire_name
 
 T = TypeVar("T")
 MAX_DETAILS = 20
+MAX_INT = 2**53
 
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+# What the converter's integer hook accepts (see _strict_int), for the OpenAPI document.
+Count = Annotated[int, Keywords(minimum=0, maximum=MAX_INT)]
 
 
 def _max(limit: int) -> dict[str, int]:
@@ -54,8 +55,8 @@ class PollBody:
 
 @attrs.frozen
 class QueueStats:
-    pending: int = 0
-    failed: int = 0
+    pending: Count = 0
+    failed: Count = 0
 
 
 @attrs.frozen
@@ -84,6 +85,34 @@ class SyncBody:
     resources: list[Literal["products", "customers", "orders"]] | None = None
 
 
+@attrs.frozen(kw_only=True)
+class SyncBatchBody:
+    """One page of a store sync.
+
+    ``storeflow.core.commerce.sync.parse_batch`` validates it (with its own messages);
+    this class describes it for the OpenAPI document, and a test checks the two agree.
+    """
+
+    sync_run_id: str | int = attrs.field(
+        metadata={
+            "schema": {"minLength": 1, "maxLength": 100, "pattern": r"\S"},
+            "doc": "the sync command's id, or any id naming the run",
+        }
+    )
+    page: int = attrs.field(default=0, metadata={"schema": {"minimum": 0, "maximum": 2**31 - 1}})
+    is_last: bool = False
+    items: list[dict[str, Any]] = attrs.field(
+        metadata={"schema": {"maxItems": 500}, "doc": "WooCommerce REST v3 objects"}
+    )
+    resources: list[Literal["products", "customers", "orders"]] | None = attrs.field(
+        default=None,
+        metadata={
+            "schema": {"minItems": 1},
+            "doc": "the run's resources, when syncRunId is not a sync command's id",
+        },
+    )
+
+
 # --- the converter ----------------------------------------------------------------------
 
 
@@ -100,7 +129,7 @@ def _strict_str(value: Any, _: Any = None) -> str:
 def _strict_int(value: Any, _: Any = None) -> int:
     if type(value) is not int:
         raise _Invalid(f"expected an integer, got {_describe(value)}")
-    if value < 0 or value > 2**53:
+    if value < 0 or value > MAX_INT:
         raise _Invalid("expected a non-negative integer below 2^53")
     return value
 
@@ -114,9 +143,9 @@ def _describe(value: Any) -> str:
 
 
 def _object_factory(cls: type, converter: cattrs.Converter) -> Any:
-    inner = make_dict_structure_fn(
-        cls, converter, **{a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
-    )
+    renames = {a.name: override(rename=wire_name(a.name)) for a in attrs.fields(cls)}
+    # mypy also matches ``**renames`` against cattrs' own ``_cattrs_*`` flags.
+    inner: Any = make_dict_structure_fn(cls, converter, **renames)  # type: ignore[arg-type]
 
     def structure(value: Any, _: Any = None) -> Any:
         if not isinstance(value, dict):
@@ -159,15 +188,25 @@ converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=True)
 converter.register_structure_hook(str, _strict_str)
 converter.register_structure_hook(int, _strict_int)
 converter.register_structure_hook_factory(attrs.has, _object_factory)
-converter.register_structure_hook_factory(lambda t: get_origin(t) is list, _list_factory)
-converter.register_structure_hook_factory(lambda t: get_origin(t) is Literal, _literal_factory)
+
+
+def _is_list(type_: object) -> bool:
+    return get_origin(type_) is list
+
+
+def _is_literal(type_: object) -> bool:
+    return get_origin(type_) is Literal
+
+
+converter.register_structure_hook_factory(_is_list, _list_factory)
+converter.register_structure_hook_factory(_is_literal, _literal_factory)
 
 _PATH_PART = re.compile(r"\.([a-z0-9]+(?:_[a-z0-9]+)+)")
 
 
 def _camel_path(path: str) -> str:
     """cattrs reports attribute names (``$.store_url``); the wire has ``$.storeUrl``."""
-    return _PATH_PART.sub(lambda m: "." + _camel(m.group(1)), path)
+    return _PATH_PART.sub(lambda m: "." + wire_name(m.group(1)), path)
 
 
 def _details(exc: BaseException) -> list[dict[str, str]]:
@@ -190,7 +229,7 @@ def _lengths(obj: Any, path: str = "$") -> list[dict[str, str]]:
     problems = []
     for field in attrs.fields(type(obj)):
         value = getattr(obj, field.name)
-        where = f"{path}.{_camel(field.name)}"
+        where = f"{path}.{wire_name(field.name)}"
         limit = field.metadata.get("max")
         if isinstance(value, str) and limit is not None and len(value) > limit:
             problems.append({"path": where, "message": f"longer than {limit} characters"})

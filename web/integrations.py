@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
 from storeflow.core.errors import Conflict
 from storeflow.core.storage import paging
-from storeflow.core.storage.tables import Company, Integration
+from storeflow.core.storage.tables import Company, ConnectRequest, Integration, PluginCommand
 from storeflow.core.stores import commands, connections, health, integrations
-from storeflow.web import inputs
+from storeflow.web import inputs, responses
 from storeflow.web.auth import bearer_token, company_from_api_key
 from storeflow.web.params import int_arg
 from storeflow.web.runtime import rt
@@ -29,40 +30,56 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def integration_json(session: Session, row: Integration) -> dict[str, Any]:
+def _command(command: PluginCommand) -> responses.CommandState:
+    return responses.load(commands.state_json(command), responses.CommandState)
+
+
+def _integration_fields(session: Session, row: Integration) -> dict[str, Any]:
     latest = commands.latest_sync(session, row.id)
     return {
         "id": row.id,
         "provider": row.provider,
-        "storeUrl": row.store_url,
+        "store_url": row.store_url,
         "name": row.name,
         "status": row.status,
         "health": row.health,
-        "healthReasons": list(row.health_reasons or []),
-        "lastSeenAt": _iso(row.last_seen_at),
-        "pluginVersion": row.plugin_version,
-        "wpVersion": row.wp_version,
-        "wcVersion": row.wc_version,
-        "lastSyncAt": _iso(row.last_sync_at),
-        "lastSyncError": row.last_sync_error,
-        "sync": commands.state_json(latest) if latest is not None else None,
-        "connectedAt": _iso(row.connected_at),
-        "disconnectedAt": _iso(row.disconnected_at),
-        "disconnectReason": row.disconnect_reason,
-        "createdAt": _iso(row.created_at),
+        "health_reasons": list(row.health_reasons or []),
+        "last_seen_at": _iso(row.last_seen_at),
+        "plugin_version": row.plugin_version,
+        "wp_version": row.wp_version,
+        "wc_version": row.wc_version,
+        "last_sync_at": _iso(row.last_sync_at),
+        "last_sync_error": row.last_sync_error,
+        "sync": _command(latest) if latest is not None else None,
+        "connected_at": _iso(row.connected_at),
+        "disconnected_at": _iso(row.disconnected_at),
+        "disconnect_reason": row.disconnect_reason,
+        "created_at": _iso(row.created_at),
     }
 
 
-def diagnostics_json(session: Session, row: Integration) -> dict[str, Any]:
+def integration_of(session: Session, row: Integration) -> responses.Integration:
+    return responses.Integration(**_integration_fields(session, row))
+
+
+def diagnostics_of(session: Session, row: Integration) -> responses.Diagnostics:
     state = row.plugin_state or {}
-    return {
-        "queue": state.get("queue"),
-        "lastError": state.get("lastError"),
-        "reportedStoreUrl": state.get("storeUrl"),
-        "lastHeartbeatAt": state.get("heartbeatAt"),
-        "recentFailures": health.recent_failures(session, row.id),
-        "recentCommands": [commands.state_json(c) for c in commands.recent(session, row.id)],
-    }
+    queue = state.get("queue")
+    return responses.Diagnostics(
+        queue=responses.load(queue, responses.QueueCounts) if queue is not None else None,
+        last_error=state.get("lastError"),
+        reported_store_url=state.get("storeUrl"),
+        last_heartbeat_at=state.get("heartbeatAt"),
+        recent_failures=[
+            responses.load(failure, responses.DeliveryFailure)
+            for failure in health.recent_failures(session, row.id)
+        ],
+        recent_commands=[_command(c) for c in commands.recent(session, row.id)],
+    )
+
+
+def _request(row: ConnectRequest) -> responses.ConnectRequest:
+    return responses.load(connections.request_json(row), responses.ConnectRequest)
 
 
 def _decided_by() -> str:
@@ -82,8 +99,8 @@ def list_integrations() -> Response:
             limit=int_arg("limit", 100, low=1, high=500),
             offset=int_arg("offset", 0, high=10**9),
         )
-        items = [integration_json(session, row) for row in rows]
-        return jsonify({"success": True, "integrations": items, "total": total})
+        items = [integration_of(session, row) for row in rows]
+        return responses.respond(responses.IntegrationList(integrations=items, total=total))
 
 
 @bp.get("/integrations/<integration_id>")
@@ -91,12 +108,14 @@ def get_integration(integration_id: str) -> Response:
     with rt().unit_of_work() as session:
         company = company_from_api_key(session)
         row = integrations.get(session, integration_id, company.id)
-        item = integration_json(session, row) | {"diagnostics": diagnostics_json(session, row)}
-        return jsonify({"success": True, "integration": item})
+        item = responses.IntegrationDetail(
+            **_integration_fields(session, row), diagnostics=diagnostics_of(session, row)
+        )
+        return responses.respond(responses.IntegrationDetailResponse(integration=item))
 
 
 @bp.post("/integrations/<integration_id>/sync")
-def request_sync(integration_id: str) -> tuple[Response, int]:
+def request_sync(integration_id: str) -> Response:
     """The "Sync Store" button: queue a sync for the plugin's next heartbeat (one at a time)."""
     with rt().unit_of_work() as session:
         company = company_from_api_key(session)
@@ -115,8 +134,8 @@ def request_sync(integration_id: str) -> tuple[Response, int]:
         command, queued = commands.request_sync(
             session, row, resources=body.resources or commands.SYNC_RESOURCES
         )
-        answer = {"success": True, "queued": queued, "command": commands.state_json(command)}
-    return jsonify(answer), 202
+        answer = responses.SyncQueued(queued=queued, command=_command(command))
+    return responses.respond(answer, 202)
 
 
 @bp.post("/integrations/<integration_id>/disconnect")
@@ -126,7 +145,8 @@ def disconnect(integration_id: str) -> Response:
         row = integrations.get(session, integration_id, company.id)
         body = inputs.structure(inputs.json_body(optional=True), inputs.ReasonBody)
         connections.disconnect(session, row, by="admin", reason=body.reason)
-        return jsonify({"success": True, "integration": integration_json(session, row)})
+        answer = responses.IntegrationResponse(integration=integration_of(session, row))
+        return responses.respond(answer)
 
 
 @bp.post("/connect-requests/<request_id>/approve")
@@ -136,13 +156,10 @@ def approve_request(request_id: str) -> Response:
         company: Company = company_from_api_key(session)
         row = connections.approve(session, request_id, company, decided_by=_decided_by())
         request_row = connections.get(session, request_id)
-        return jsonify(
-            {
-                "success": True,
-                "connectRequest": connections.request_json(request_row),
-                "integration": integration_json(session, row),
-            }
+        answer = responses.ConnectApproved(
+            connect_request=_request(request_row), integration=integration_of(session, row)
         )
+        return responses.respond(answer)
 
 
 @bp.post("/connect-requests/<request_id>/deny")
@@ -150,4 +167,4 @@ def deny_request(request_id: str) -> Response:
     with rt().unit_of_work() as session:
         company_from_api_key(session)
         row = connections.deny(session, request_id, decided_by=_decided_by())
-        return jsonify({"success": True, "connectRequest": connections.request_json(row)})
+        return responses.respond(responses.ConnectDenied(connect_request=_request(row)))

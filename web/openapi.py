@@ -1,507 +1,756 @@
-"""The OpenAPI 3.1 document, served at ``/api/openapi.json``.
+"""The OpenAPI 3.1 document at ``/api/openapi.json`` and its docs UI at ``/api/docs``.
 
-Written by hand from the contract (``shared/spec/api.md``); a test checks that
-every ``/api`` route the app serves is described here, so it cannot fall behind.
+Built, not written: request bodies come from the attrs classes that validate them
+(``storeflow.web.inputs``, the rule-file schema in ``storeflow.rules.schema``, the
+frequency cap and dry-run options of ``storeflow.rules``), 2xx bodies from the classes
+the routes answer through (``storeflow.web.responses``), errors from the contract's
+error shape. This module only adds what the classes cannot say: paths, methods,
+parameters, summaries and status codes (``OPERATIONS``). Tests check that every
+``/api`` route is listed and the document is valid; ``.ci/schemathesis`` checks that
+the running server answers as documented.
+
+The docs UI is Swagger UI 5 (it renders OpenAPI 3.1) from the assets packaged in the
+``flask-swagger-ui`` wheel, served from that package's folder: no CDN.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import importlib.resources
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
 
-from flask import Blueprint, Response, jsonify
+import attrs
+from flask import Blueprint, Response, abort, jsonify, send_from_directory, url_for
+
+from storeflow.core import statuses
+from storeflow.rules import capping, dryrun
+from storeflow.rules import schema as rules
+from storeflow.web import inputs, responses, ruledoc, sequences
+from storeflow.web.apischema import Registry, Schema
 
 bp = Blueprint("openapi", __name__)
 
-ERROR = {"$ref": "#/components/schemas/Error"}
+Security = Literal["apiKey", "plugin", "none"]
+
+ERRORS = {
+    400: "Malformed JSON or form body",
+    401: "Missing or invalid credentials or signature",
+    403: "Authenticated but not allowed",
+    404: "Unknown resource (or one of another company)",
+    409: "Conflict",
+    413: "Body too large",
+    415: "Wrong content type",
+    422: "Validation failed; details list {path, message}",
+    429: "Rate limited; see Retry-After",
+    503: "Storage unavailable; retry (see Retry-After)",
+}
+TAGS = {
+    "plugin": "The WooCommerce plugin protocol: connect, heartbeats, commands, sync batches",
+    "webhooks": "Provider-native webhooks, exactly as the platforms send them",
+    "admin": "Admin API (company API key): integrations, connect requests, events, catalogue",
+    "sequences": "The rules engine: sequences, dry-runs, enrollments, the send ledger",
+    "settings": "Company settings of the rules engine",
+    "docs": "This document and its UI",
+}
+_RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}
 
 
-def _json(schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"application/json": {"schema": schema or {"type": "object"}}}
+@attrs.frozen(kw_only=True)
+class Operation:
+    """One method on one path: what the code cannot say about itself."""
+
+    method: str
+    path: str
+    id: str
+    summary: str
+    ok: Any  # a class of storeflow.web.responses, or a schema
+    status: int = 200
+    also: tuple[int, ...] = ()  # other success statuses, with the same body
+    errors: tuple[int, ...] = ()
+    body: Any = None  # the class (or schema) of the JSON body
+    body_required: bool = True
+    body_example: Any = None
+    params: tuple[Schema, ...] = ()
+    security: Security = "apiKey"
+    tag: str = "admin"
+    description: str | None = None
+    ok_media: str = "application/json"
+    storage: bool = True  # touches the database: may answer 503
+
+    def error_codes(self) -> list[int]:
+        codes = set(self.errors)
+        if self.security != "none":
+            codes.add(401)
+        if self.body is not None:
+            codes |= {400, 413, 415, 422}
+        if self.storage:
+            codes.add(503)
+        return sorted(codes)
 
 
-def _responses(ok: str, *errors: int, status: str = "200") -> dict[str, Any]:
-    described = {
-        400: "Malformed JSON or form body",
-        401: "Missing or invalid credentials or signature",
-        403: "Authenticated but not allowed",
-        404: "Unknown resource (or one of another company)",
-        409: "Conflict",
-        413: "Body too large",
-        415: "Wrong content type",
-        422: "Validation failed; details list {path, message}",
-        429: "Rate limited; see Retry-After",
-        503: "Storage unavailable; retry",
-    }
-    out: dict[str, Any] = {status: {"description": ok, "content": _json()}}
-    for code in errors:
-        out[str(code)] = {"description": described[code], "content": _json(ERROR)}
-    return out
+# --- parameters ------------------------------------------------------------------------------
 
 
-def _op(summary: str, ok: str, *errors: int, status: str = "200", **extra: Any) -> dict[str, Any]:
-    return {"summary": summary, "responses": _responses(ok, *errors, status=status), **extra}
+def _param(where: str, name: str, schema: Schema, *, required: bool, doc: str = "") -> Schema:
+    param: Schema = {"name": name, "in": where, "required": required, "schema": schema}
+    if doc:
+        param["description"] = doc
+    return param
 
 
-def _query(*names: str) -> list[dict[str, Any]]:
-    return [
-        {"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in names
-    ]
+def path(name: str, schema: Schema | None = None, doc: str = "") -> Schema:
+    return _param("path", name, schema or {"type": "string"}, required=True, doc=doc)
 
 
-def _path_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+def query(name: str, schema: Schema | None = None, doc: str = "") -> Schema:
+    return _param("query", name, schema or {"type": "string"}, required=False, doc=doc)
 
 
-ADMIN = [{"apiKey": []}]
+def _limit(default: int) -> Schema:
+    return query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": default})
 
-PATHS: dict[str, dict[str, Any]] = {
-    "/api/openapi.json": {"get": _op("This document", "The OpenAPI document")},
-    "/api/{providerName}/webhooks/{integrationId}": {
-        "post": _op(
-            "Receive a provider-native webhook (WooCommerce: X-WC-Webhook-* headers, "
-            "X-WC-Webhook-Signature = base64 HMAC-SHA256 of the raw body). The creation "
-            "ping (form body webhook_id=N) is answered 200.",
-            "Stored (or a duplicate, or the ping)",
-            400,
-            401,
-            404,
-            413,
-            422,
-            503,
-            parameters=[_path_param("providerName"), _path_param("integrationId")],
-        )
-    },
-    "/api/events": {
-        "get": _op(
-            "Events, newest first",
-            "List of events",
-            401,
-            422,
-            parameters=_query("name", "email", "since", "limit", "offset"),
-            security=ADMIN,
-        )
-    },
-    "/api/events/{eventId}": {
-        "get": _op(
-            "One event", "The event", 401, 404, parameters=[_path_param("eventId")], security=ADMIN
-        )
-    },
-    "/api/subscribers/{email}": {
-        "get": _op(
-            "Subscriber profile with revenue attributes",
-            "The profile",
-            401,
-            404,
-            parameters=[_path_param("email")],
-            security=ADMIN,
-        )
-    },
-    "/api/enrollments": {
-        "get": _op(
-            "Enrollments with step history and stop reason",
-            "List of enrollments",
-            401,
-            404,
-            422,
-            parameters=_query("sequence", "email", "status", "limit", "offset"),
-            security=ADMIN,
-        )
-    },
-    "/api/messages": {
-        "get": _op(
-            "The send ledger",
-            "List of messages",
-            401,
-            422,
-            parameters=_query("email", "limit", "offset"),
-            security=ADMIN,
-        )
-    },
+
+def _page(default: int) -> tuple[Schema, Schema]:
+    """``limit`` and ``offset`` as ``storeflow.web.params.int_arg`` checks them."""
+    offset = query("offset", {"type": "integer", "minimum": 0, "maximum": 10**9, "default": 0})
+    return _limit(default), offset
+
+
+def _choice(name: str, values: tuple[str, ...]) -> Schema:
+    return query(name, {"type": "string", "enum": list(values)})
+
+
+_PLUGIN_HEADERS = (
+    _param("header", "webhook-id", {"type": "string"}, required=True, doc="unique per request"),
+    _param(
+        "header",
+        "webhook-timestamp",
+        {"type": "string", "pattern": "^[0-9]+$"},
+        required=True,
+        doc="Unix seconds; within ±300 s of the server's clock",
+    ),
+    _param(
+        "header",
+        "webhook-signature",
+        {"type": "string"},
+        required=True,
+        doc="v1,<base64 HMAC-SHA256 of 'id.timestamp.body' with the signing secret>",
+    ),
+)
+_WC_HEADERS = tuple(
+    _param("header", name, {"type": "string"}, required=False, doc=doc)
+    for name, doc in (
+        ("X-WC-Webhook-Topic", "order.created, product.updated, ..."),
+        ("X-WC-Webhook-Signature", "base64 HMAC-SHA256 of the raw body with webhookSecret"),
+        ("X-WC-Webhook-Delivery-ID", ""),
+    )
+)
+
+# Swagger UI's own files that the page loads; nothing else from the package is served.
+DOCS_ASSETS = {
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "text/javascript",
+    "favicon-32x32.png": "image/png",
+}
+_INIT = "docs.js"  # ours: starts the UI on this document
+
+_INTEGRATION = path("integrationId")
+_SEQUENCE = path("sequenceId", {"type": "string"}, "the slug of the rule file's id")
+_RESOURCES = ("products", "customers", "orders")
+_PLUGIN_NOTE = (
+    "Plugin traffic: 'Authorization: Bearer <installationToken>' plus Standard Webhooks "
+    "headers; a repeated webhook-id gets the first answer again and has no second effect."
+)
+_SEQUENCE_NOTE = (
+    "The body and the answer use the rule-file schema (docs/rules.md) as JSON; invalid input "
+    "is 422 with details [{path, message}] naming every problem."
+)
+
+OPENAPI_DOCUMENT: Schema = {
+    "type": "object",
+    "required": ["openapi", "info", "paths", "components"],
+    "properties": {"openapi": {"const": "3.1.0"}},
+}
+
+OPERATIONS: tuple[Operation, ...] = (
+    # --- the document and its UI
+    Operation(
+        method="get",
+        path="/api/openapi.json",
+        id="getOpenApi",
+        summary="This document",
+        ok=OPENAPI_DOCUMENT,
+        security="none",
+        tag="docs",
+        storage=False,
+    ),
+    Operation(
+        method="get",
+        path="/api/docs",
+        id="getDocs",
+        summary="The docs UI (Swagger UI, from packaged assets)",
+        ok={"type": "string"},
+        ok_media="text/html",
+        security="none",
+        tag="docs",
+        storage=False,
+    ),
+    Operation(
+        method="get",
+        path="/api/docs/{asset}",
+        id="getDocsAsset",
+        summary="A file of the docs UI",
+        ok={"type": "string"},
+        ok_media="*/*",
+        errors=(404,),
+        params=(path("asset", {"type": "string", "enum": sorted([*DOCS_ASSETS, _INIT])}),),
+        security="none",
+        tag="docs",
+        storage=False,
+    ),
+    # --- provider-native webhooks
+    Operation(
+        method="post",
+        path="/api/{providerName}/webhooks/{integrationId}",
+        id="receiveWebhook",
+        summary="Receive a provider-native webhook",
+        description=(
+            "WooCommerce: X-WC-Webhook-* headers, X-WC-Webhook-Signature = base64 HMAC-SHA256 "
+            "of the raw body with webhookSecret. The creation ping (form body webhook_id=N, "
+            "no signature) is answered 200. Authentic but invalid bodies are stored as failed "
+            "and answered with their 4xx."
+        ),
+        ok=responses.WebhookReceived,
+        errors=(400, 401, 404, 409, 413, 415, 422),
+        body={"type": "object", "description": "the provider's own payload"},
+        params=(path("providerName"), _INTEGRATION, *_WC_HEADERS),
+        security="none",
+        tag="webhooks",
+    ),
+    # --- WooCommerce plugin protocol
+    Operation(
+        method="post",
+        path="/api/woocommerce/connect",
+        id="connectStore",
+        summary="Start connecting a WooCommerce store",
+        description="No auth; rate limited per address. The request expires after 15 minutes.",
+        ok=responses.ConnectStarted,
+        status=201,
+        errors=(429,),
+        body=inputs.ConnectBody,
+        body_example={"storeUrl": "https://shop.example.com", "siteName": "Example shop"},
+        security="none",
+        tag="plugin",
+    ),
+    Operation(
+        method="post",
+        path="/api/woocommerce/connect/poll",
+        id="pollConnectRequest",
+        summary="Poll a connect request",
+        description=(
+            "pending, approved, denied or expired; the first poll after approval also returns "
+            "installationToken, signingSecret, webhookSecret, integrationId and companyId, "
+            "exactly once (later polls: 409 already_claimed). The poll token proves the "
+            "poller started the request (401 otherwise)."
+        ),
+        ok=responses.PollAnswer,
+        errors=(401, 404, 409, 429),
+        body=inputs.PollBody,
+        security="none",
+        tag="plugin",
+    ),
+    Operation(
+        method="post",
+        path="/api/woocommerce/heartbeat",
+        id="heartbeat",
+        summary="Plugin heartbeat; answers the commands waiting for the store",
+        description="Commands are delivered again until acknowledged. " + _PLUGIN_NOTE,
+        ok=responses.HeartbeatAnswer,
+        body=inputs.HeartbeatBody,
+        params=_PLUGIN_HEADERS,
+        security="plugin",
+        tag="plugin",
+    ),
+    Operation(
+        method="post",
+        path="/api/woocommerce/commands/{commandId}/ack",
+        id="ackCommand",
+        summary="Acknowledge a command: started, completed or failed",
+        description=_PLUGIN_NOTE,
+        ok=responses.AckAnswer,
+        errors=(404, 409),
+        body=inputs.AckBody,
+        params=(path("commandId"), *_PLUGIN_HEADERS),
+        security="plugin",
+        tag="plugin",
+    ),
+    Operation(
+        method="post",
+        path="/api/woocommerce/disconnect",
+        id="disconnectFromStore",
+        summary="Disconnect from the store side",
+        description="The token and secrets stop working at once; synced data stays. "
+        + _PLUGIN_NOTE,
+        ok=responses.Ok,
+        body=inputs.ReasonBody,
+        params=_PLUGIN_HEADERS,
+        security="plugin",
+        tag="plugin",
+    ),
+    Operation(
+        method="post",
+        path="/api/woocommerce/sync/{resource}",
+        id="syncBatch",
+        summary="One page of a store sync",
+        description=(
+            "Items are applied as history: orders update profiles and record their events "
+            "without starting automations. An older or identical item counts in skippedStale "
+            "(identical ones also in unchanged); one bad item is reported in failed and never "
+            "fails the batch. " + _PLUGIN_NOTE
+        ),
+        ok=responses.SyncBatchResult,
+        errors=(403, 404),
+        body=inputs.SyncBatchBody,
+        params=(path("resource", {"type": "string", "enum": list(_RESOURCES)}), *_PLUGIN_HEADERS),
+        security="plugin",
+        tag="plugin",
+    ),
+    # --- integrations and connect requests
+    Operation(
+        method="get",
+        path="/api/integrations",
+        id="listIntegrations",
+        summary="The company's integrations with health and the latest sync",
+        ok=responses.IntegrationList,
+        errors=(422,),
+        params=_page(100),
+    ),
+    Operation(
+        method="get",
+        path="/api/integrations/{integrationId}",
+        id="getIntegration",
+        summary="One integration with diagnostics",
+        ok=responses.IntegrationDetailResponse,
+        errors=(404,),
+        params=(_INTEGRATION,),
+    ),
+    Operation(
+        method="post",
+        path="/api/integrations/{integrationId}/sync",
+        id="requestSync",
+        summary="Sync Store: queue a sync command for the plugin's next heartbeat",
+        description="While one waits, requests return it instead of queueing another.",
+        ok=responses.SyncQueued,
+        status=202,
+        errors=(404, 409),
+        body=inputs.SyncBody,
+        body_required=False,
+        body_example={"resources": ["products"]},
+        params=(_INTEGRATION,),
+    ),
+    Operation(
+        method="post",
+        path="/api/integrations/{integrationId}/disconnect",
+        id="disconnectIntegration",
+        summary="Disconnect: the installation's credentials stop working at once",
+        description="Synced data stays and a reconnect reuses the integration.",
+        ok=responses.IntegrationResponse,
+        errors=(404,),
+        body=inputs.ReasonBody,
+        body_required=False,
+        params=(_INTEGRATION,),
+    ),
+    Operation(
+        method="get",
+        path="/api/integrations/{integrationId}/sync-runs",
+        id="listSyncRuns",
+        summary="Sync progress of an integration, one row per resource and run",
+        ok=responses.SyncRuns,
+        errors=(404, 422),
+        params=(_INTEGRATION, _limit(20)),
+    ),
+    Operation(
+        method="post",
+        path="/api/connect-requests/{requestId}/approve",
+        id="approveConnectRequest",
+        summary="Approve a connect request for the API key's company",
+        description=(
+            "Operators and tests; merchants use /setup/woocommerce. Reconnects the company's "
+            "existing integration for the same store URL. 409 when expired or already decided."
+        ),
+        ok=responses.ConnectApproved,
+        errors=(404, 409),
+        params=(path("requestId"),),
+    ),
+    Operation(
+        method="post",
+        path="/api/connect-requests/{requestId}/deny",
+        id="denyConnectRequest",
+        summary="Deny a connect request",
+        ok=responses.ConnectDenied,
+        errors=(404, 409),
+        params=(path("requestId"),),
+    ),
+    # --- what storeflow made of the traffic
+    Operation(
+        method="get",
+        path="/api/events",
+        id="listEvents",
+        summary="Events, newest first",
+        ok=responses.EventList,
+        errors=(422,),
+        params=(
+            query("name"),
+            query("email"),
+            query("since", {"type": "string", "format": "date-time"}),
+            *_page(50),
+        ),
+    ),
+    Operation(
+        method="get",
+        path="/api/events/{eventId}",
+        id="getEvent",
+        summary="One event",
+        ok=responses.EventResponse,
+        errors=(404,),
+        params=(path("eventId", {"type": "integer", "minimum": 0}),),
+        description="Ids beyond 64 bits are 404, like any id that names no event.",
+    ),
+    Operation(
+        method="get",
+        path="/api/subscribers/{email}",
+        id="getSubscriber",
+        summary="Subscriber profile with revenue attributes (email matched case-insensitively)",
+        ok=responses.SubscriberProfile,
+        errors=(404,),
+        params=(path("email"),),
+    ),
+    Operation(
+        method="get",
+        path="/api/products",
+        id="listProducts",
+        summary="Products with variants, stock, price, replenishment and waitlists",
+        description=(
+            "search matches the title, the provider id or a variant SKU; deleted=true "
+            "includes deleted products."
+        ),
+        ok=responses.ProductList,
+        errors=(422,),
+        params=(
+            query("provider"),
+            query("search", doc="cut to its first 200 characters"),
+            query("deleted", {"type": "boolean"}),
+            *_page(50),
+        ),
+    ),
+    Operation(
+        method="get",
+        path="/api/products/{provider}/{providerProductId}",
+        id="getProduct",
+        summary="One product; a simple product has one variant with its own id",
+        ok=responses.ProductResponse,
+        errors=(404,),
+        params=(
+            path("provider"),
+            path("providerProductId"),
+            query("integration", doc="picks the store when a provider has several"),
+        ),
+    ),
+    # --- the rules engine
+    Operation(
+        method="get",
+        path="/api/sequences",
+        id="listSequences",
+        summary="Sequences (rule-file schema), highest priority first",
+        ok=responses.SequenceList,
+        params=(_choice("status", statuses.SEQUENCE_STATUSES),),
+        tag="sequences",
+    ),
+    Operation(
+        method="post",
+        path="/api/sequences",
+        id="createSequence",
+        summary="Create a sequence",
+        description=_SEQUENCE_NOTE,
+        ok=responses.SequenceResponse,
+        status=201,
+        errors=(409,),
+        body=rules.Sequence,
+        body_example=ruledoc.SEQUENCE_EXAMPLE,
+        tag="sequences",
+    ),
+    Operation(
+        method="get",
+        path="/api/sequences/{sequenceId}",
+        id="getSequence",
+        summary="One sequence",
+        ok=responses.SequenceResponse,
+        errors=(404,),
+        params=(_SEQUENCE,),
+        tag="sequences",
+    ),
+    Operation(
+        method="put",
+        path="/api/sequences/{sequenceId}",
+        id="putSequence",
+        summary="Create or replace a sequence (201 when created)",
+        description=(
+            "The body's id, when given, must be the id in the URL. Pausing holds running "
+            "enrollments at their next step; activating again resumes them. " + _SEQUENCE_NOTE
+        ),
+        ok=responses.SequenceResponse,
+        also=(201,),
+        body=rules.Sequence,
+        body_example=ruledoc.SEQUENCE_EXAMPLE,
+        params=(_SEQUENCE,),
+        tag="sequences",
+    ),
+    Operation(
+        method="delete",
+        path="/api/sequences/{sequenceId}",
+        id="deleteSequence",
+        summary="Delete a sequence; its running enrollments are cancelled",
+        description="Enrollments and the send ledger are kept.",
+        ok=responses.SequenceDeleted,
+        errors=(404,),
+        params=(_SEQUENCE,),
+        tag="sequences",
+    ),
+    Operation(
+        method="post",
+        path="/api/sequences/{sequenceId}/dry-run",
+        id="dryRunSequence",
+        summary="Replay stored events through the sequence without sending or writing",
+        description=(
+            "Who would enter, be filtered, blocked by re-entry, stopped or capped, and why, "
+            "over the last `days` days (default 30)."
+        ),
+        ok=responses.DryRunResponse,
+        errors=(404,),
+        body=dryrun.Options,
+        body_required=False,
+        body_example={"days": 30, "limit": 200},
+        params=(_SEQUENCE,),
+        tag="sequences",
+    ),
+    Operation(
+        method="get",
+        path="/api/enrollments",
+        id="listEnrollments",
+        summary="Enrollments with step history and stop reason, newest first",
+        ok=responses.EnrollmentList,
+        errors=(422,),
+        params=(
+            query("sequence", doc="a sequence id"),
+            query("email"),
+            _choice("status", sequences.ENROLLMENT_STATUSES),
+            *_page(50),
+        ),
+        tag="sequences",
+    ),
+    Operation(
+        method="get",
+        path="/api/messages",
+        id="listMessages",
+        summary="The send ledger, newest first",
+        ok=responses.MessageList,
+        errors=(422,),
+        params=(
+            query("email"),
+            query("sequence", doc="a sequence id"),
+            _choice("status", sequences.MESSAGE_STATUSES),
+            *_page(50),
+        ),
+        tag="sequences",
+    ),
+    Operation(
+        method="get",
+        path="/api/settings/frequency-cap",
+        id="getFrequencyCap",
+        summary="The company's frequency cap",
+        ok=responses.FrequencyCapResponse,
+        tag="settings",
+    ),
+    Operation(
+        method="put",
+        path="/api/settings/frequency-cap",
+        id="putFrequencyCap",
+        summary="Set the frequency cap",
+        description="Omitted keys take their defaults: 1 email per 16 h, delay.",
+        ok=responses.FrequencyCapResponse,
+        body=capping.FrequencyCap,
+        body_example={"enabled": True, "maxMessages": 1, "windowHours": 16, "whenCapped": "delay"},
+        tag="settings",
+    ),
+    Operation(
+        method="get",
+        path="/api/settings/webhook-signing-secret",
+        id="getWebhookSigningSecret",
+        summary="The Standard Webhooks secret that signs outbound webhook steps",
+        ok=responses.WebhookSigningSecret,
+        tag="settings",
+    ),
+)
+
+
+# --- the document --------------------------------------------------------------------------
+
+_SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "apiKey": [{"apiKey": []}],
+    "plugin": [{"pluginSignature": []}],
+    "none": [],
 }
 
 
-# --- connections (issue 3): WooCommerce connect/plugin protocol, integrations admin -------
+def _content(reg: Registry, media: str, shape: Any, example: Any = None) -> Schema:
+    schema = shape if isinstance(shape, Mapping) else reg.schema(shape)
+    entry: Schema = {"schema": schema}
+    if example is not None:
+        entry["example"] = example
+    return {media: entry}
 
-PLUGIN = [{"pluginSignature": []}]
-_PLUGIN_NOTE = (
-    " Authenticated with 'Authorization: Bearer <installationToken>' plus Standard Webhooks "
-    "headers (webhook-id, webhook-timestamp within ±300 s, webhook-signature); a repeated "
-    "webhook-id gets the first answer again and has no second effect."
-)
 
-PATHS.update(
-    {
-        "/api/woocommerce/connect": {
-            "post": _op(
-                "Start connecting a WooCommerce store (no auth; rate limited per address). "
-                "Body {storeUrl, siteName, pluginVersion, wpVersion, wcVersion, currency, "
-                "timezone}. The request expires after 15 minutes.",
-                "{connectRequestId, pollToken, authorizeUrl, expiresAt, pollIntervalSeconds}",
-                400,
-                415,
-                422,
-                429,
-                status="201",
-            )
-        },
-        "/api/woocommerce/connect/poll": {
-            "post": _op(
-                "Poll a connect request with {connectRequestId, pollToken}: status pending, "
-                "approved, denied or expired; the first poll after approval also returns "
-                "installationToken, signingSecret, webhookSecret, integrationId and companyId, "
-                "exactly once (later polls: 409 already_claimed).",
-                "{status, ...credentials once}",
-                400,
-                401,
-                404,
-                409,
-                415,
-                422,
-                429,
-            )
-        },
-        "/api/woocommerce/heartbeat": {
-            "post": _op(
-                "Plugin heartbeat {pluginVersion, wpVersion, wcVersion, storeUrl, queue: "
-                "{pending, failed}, lastError}; answers the commands waiting for the store "
-                "(delivered again until acknowledged)." + _PLUGIN_NOTE,
-                "{success, commands: [{id, type, resources, requestedAt}], serverTime}",
-                400,
-                401,
-                415,
-                422,
-                security=PLUGIN,
-            )
-        },
-        "/api/woocommerce/commands/{commandId}/ack": {
-            "post": _op(
-                "Acknowledge a command: {status: started|completed|failed, detail}." + _PLUGIN_NOTE,
-                "{success, command}",
-                400,
-                401,
-                404,
-                409,
-                415,
-                422,
-                parameters=[_path_param("commandId")],
-                security=PLUGIN,
-            )
-        },
-        "/api/woocommerce/disconnect": {
-            "post": _op(
-                "Disconnect from the store side {reason}; the token and secrets stop working "
-                "at once, synced data stays." + _PLUGIN_NOTE,
-                "{success}",
-                400,
-                401,
-                415,
-                422,
-                security=PLUGIN,
-            )
-        },
-        "/api/integrations": {
-            "get": _op(
-                "The company's integrations: id, provider, storeUrl, status (pending, connected, "
-                "disconnected), health (healthy, stale, failing) with healthReasons, lastSeenAt, "
-                "pluginVersion, lastSyncAt, lastSyncError and the latest sync's state.",
-                "{success, integrations, total}",
-                401,
-                422,
-                parameters=_query("limit", "offset"),
-                security=ADMIN,
-            )
-        },
-        "/api/integrations/{integrationId}": {
-            "get": _op(
-                "One integration with diagnostics: the plugin's queue and last error, recent "
-                "delivery failures with reasons, recent commands.",
-                "{success, integration}",
-                401,
-                404,
-                parameters=[_path_param("integrationId")],
-                security=ADMIN,
-            )
-        },
-        "/api/integrations/{integrationId}/sync": {
-            "post": _op(
-                "Sync Store: queue a sync command for the plugin's next heartbeat; while one "
-                "waits, clicks return it instead of queueing another. Optional body "
-                "{resources: [products|customers|orders]}.",
-                "{success, queued, command}",
-                400,
-                401,
-                404,
-                409,
-                415,
-                422,
-                status="202",
-                parameters=[_path_param("integrationId")],
-                security=ADMIN,
-            )
-        },
-        "/api/integrations/{integrationId}/disconnect": {
-            "post": _op(
-                "Disconnect: the installation's credentials stop working at once; synced data "
-                "stays and a reconnect reuses the integration. Optional body {reason}.",
-                "{success, integration}",
-                400,
-                401,
-                404,
-                415,
-                422,
-                parameters=[_path_param("integrationId")],
-                security=ADMIN,
-            )
-        },
-        "/api/connect-requests/{requestId}/approve": {
-            "post": _op(
-                "Approve a connect request for the API key's company (operators and tests; "
-                "merchants use /setup/woocommerce). Reconnects the company's existing "
-                "integration for the same store URL. 409 when expired or already decided.",
-                "{success, connectRequest, integration}",
-                401,
-                404,
-                409,
-                parameters=[_path_param("requestId")],
-                security=ADMIN,
-            )
-        },
-        "/api/connect-requests/{requestId}/deny": {
-            "post": _op(
-                "Deny a connect request. 409 when expired or already decided.",
-                "{success, connectRequest}",
-                401,
-                404,
-                409,
-                parameters=[_path_param("requestId")],
-                security=ADMIN,
-            )
-        },
+def _operation(reg: Registry, op: Operation) -> Schema:
+    answer: Schema = {"description": "OK", "content": _content(reg, op.ok_media, op.ok)}
+    out: Schema = {
+        "operationId": op.id,
+        "summary": op.summary,
+        "tags": [op.tag],
+        "security": _SECURITY[op.security],
+        "responses": {str(code): answer for code in (op.status, *op.also)},
     }
-)
+    if op.description:
+        out["description"] = op.description
+    if op.params:
+        out["parameters"] = list(op.params)
+    if op.body is not None:
+        content = _content(reg, "application/json", op.body, op.body_example)
+        if op.id == "receiveWebhook":
+            content["application/x-www-form-urlencoded"] = {
+                "schema": {"type": "object", "properties": {"webhook_id": {"type": "string"}}}
+            }
+        out["requestBody"] = {"required": op.body_required, "content": content}
+    error = reg.schema(responses.ErrorResponse)
+    for code in op.error_codes():
+        described: Schema = {
+            "description": ERRORS[code],
+            "content": {"application/json": {"schema": error}},
+        }
+        if code in (429, 503):
+            described["headers"] = _RETRY_AFTER
+        out["responses"][str(code)] = described
+    return out
 
 
-# --- sync (issue 4): store sync batches, sync progress, catalogue ------------------------
-
-_SYNC_PLUGIN = [{"pluginSignature": []}]
-
-PATHS.update(
-    {
-        "/api/woocommerce/sync/{resource}": {
-            "post": _op(
-                "One page of a store sync (resource: products, customers or orders). Body "
-                "{syncRunId, page, isLast, items: [<WooCommerce REST v3 objects>] (at most 500), "
-                "resources?: [...] (the run's resources when syncRunId is not a plugin command "
-                "id)}. Items are applied as history: orders update profiles and record their "
-                "events without starting automations. An older or identical item is counted "
-                "in skippedStale (identical ones also in unchanged); one bad item is reported "
-                "in failed [{index, id, code, message}] and never fails the batch. "
-                "accepted + len(failed) = len(items); accepted = upserted + skippedStale + "
-                "ignored. Authenticated with the installation token plus Standard Webhooks "
-                "headers; a repeated webhook-id gets the first answer again.",
-                "{success, accepted, upserted, skippedStale, unchanged, ignored, failed, "
-                "runFinished}",
-                400,
-                401,
-                403,
-                404,
-                413,
-                415,
-                422,
-                503,
-                parameters=[_path_param("resource")],
-                security=_SYNC_PLUGIN,
-            )
-        },
-        "/api/integrations/{integrationId}/sync-runs": {
-            "get": _op(
-                "Sync progress of an integration: lastSyncAt, lastSyncError and the latest "
-                "sync runs, one row per resource, with pages, items, upserted, skippedStale, "
-                "ignored and failed counts.",
-                "{success, integrationId, lastSyncAt, lastSyncError, syncRuns, total}",
-                401,
-                404,
-                422,
-                parameters=[_path_param("integrationId"), *_query("limit")],
-                security=ADMIN,
-            )
-        },
-        "/api/products": {
-            "get": _op(
-                "Products with their variants, stock, price (minor units + currency), "
-                "replenishment settings, waitlist counts and pending reminders. search matches "
-                "the title, the provider id or a variant SKU; deleted=true includes deleted "
-                "products.",
-                "{success, products, total}",
-                401,
-                422,
-                parameters=_query("provider", "search", "deleted", "limit", "offset"),
-                security=ADMIN,
-            )
-        },
-        "/api/products/{provider}/{providerProductId}": {
-            "get": _op(
-                "One product; a simple product has one variant whose providerVariantId is its "
-                "providerProductId. With several stores of one provider, integration=<id> "
-                "picks the store.",
-                "{success, product}",
-                401,
-                404,
-                parameters=[
-                    _path_param("provider"),
-                    _path_param("providerProductId"),
-                    *_query("integration"),
-                ],
-                security=ADMIN,
-            )
-        },
-    }
-)
-
-
-# --- rules engine (issue 5): sequences, dry-run, runs, ledger, settings ----------------------
-
-_SEQUENCE_NOTE = (
-    " The body and the answer use the rule-file schema (docs/rules.md) as JSON; invalid input "
-    "is 422 with details [{path, message}] naming every problem."
-)
-_SEQUENCE_ID = [_path_param("sequenceId")]
-
-PATHS.update(
-    {
-        "/api/sequences": {
-            "get": _op(
-                "Sequences (rule-file schema), highest priority first",
-                "{success, sequences, total}",
-                401,
-                parameters=_query("status"),
-                security=ADMIN,
-            ),
-            "post": _op(
-                "Create a sequence." + _SEQUENCE_NOTE,
-                "{success, sequence, meta}",
-                400,
-                401,
-                409,
-                415,
-                422,
-                status="201",
-                security=ADMIN,
-            ),
-        },
-        "/api/sequences/{sequenceId}": {
-            "get": _op(
-                "One sequence (its id is the slug of the rule file's id)",
-                "{success, sequence, meta}",
-                401,
-                404,
-                parameters=_SEQUENCE_ID,
-                security=ADMIN,
-            ),
-            "put": _op(
-                "Create or replace a sequence (201 when created). Pausing holds running "
-                "enrollments at their next step; activating again resumes them." + _SEQUENCE_NOTE,
-                "{success, sequence, meta}",
-                400,
-                401,
-                415,
-                422,
-                parameters=_SEQUENCE_ID,
-                security=ADMIN,
-            ),
-            "delete": _op(
-                "Delete a sequence: its running enrollments are cancelled; enrollments and the "
-                "send ledger are kept",
-                "{success, cancelledEnrollments}",
-                401,
-                404,
-                parameters=_SEQUENCE_ID,
-                security=ADMIN,
-            ),
-        },
-        "/api/sequences/{sequenceId}/dry-run": {
-            "post": _op(
-                "Replay the last `days` days (default 30) of stored events through the sequence "
-                "without sending or writing anything: who would enter, be filtered, blocked by "
-                "re-entry, stopped or capped, and why. Optional body {days, limit}.",
-                "{success, dryRun: {summary, results, truncated, notes}}",
-                400,
-                401,
-                404,
-                415,
-                422,
-                parameters=_SEQUENCE_ID,
-                security=ADMIN,
-            )
-        },
-        "/api/settings/frequency-cap": {
-            "get": _op(
-                "The company's frequency cap {enabled, maxMessages, windowHours, whenCapped}",
-                "{success, frequencyCap}",
-                401,
-                security=ADMIN,
-            ),
-            "put": _op(
-                "Set the frequency cap (omitted keys take their defaults: 1 email per 16 h, delay)",
-                "{success, frequencyCap}",
-                400,
-                401,
-                415,
-                422,
-                security=ADMIN,
-            ),
-        },
-        "/api/settings/webhook-signing-secret": {
-            "get": _op(
-                "The Standard Webhooks secret (whsec_...) that signs outbound webhook steps",
-                "{success, webhookSigningSecret}",
-                401,
-                security=ADMIN,
-            )
-        },
-    }
-)
-PATHS["/api/messages"]["get"]["parameters"] = _query(
-    "email", "sequence", "status", "limit", "offset"
-)
-
-
+@functools.cache
 def document() -> dict[str, Any]:
+    reg = ruledoc.registry()
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(reg, op)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "storeflow", "version": "1", "description": "storeflow HTTP contract v1"},
-        "paths": PATHS,
+        "info": {
+            "title": "storeflow",
+            "version": "1",
+            "description": "The storeflow HTTP contract, v1. Errors everywhere under /api are "
+            '{"success": false, "error": {"code", "message", "details": [{"path", "message"}]}}.',
+        },
+        "paths": paths,
         "components": {
             "securitySchemes": {
-                "apiKey": {"type": "http", "scheme": "bearer"},
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an admin API key (storeflow api-keys create)",
+                },
                 "pluginSignature": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "installation token plus Standard Webhooks signature",
+                    "description": "the installation token, plus a Standard Webhooks signature "
+                    "(webhook-id, webhook-timestamp, webhook-signature headers)",
                 },
             },
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["success", "error"],
-                    "properties": {
-                        "success": {"const": False},
-                        "error": {
-                            "type": "object",
-                            "required": ["code", "message"],
-                            "properties": {
-                                "code": {"type": "string"},
-                                "message": {"type": "string"},
-                                "details": {"type": "array", "items": {"type": "object"}},
-                            },
-                        },
-                    },
-                }
-            },
+            "schemas": dict(sorted(reg.components.items())),
         },
+        "tags": [{"name": name, "description": text} for name, text in TAGS.items()],
     }
 
 
 @bp.get("/api/openapi.json")
 def serve() -> Response:
     return jsonify(document())
+
+
+# --- the docs UI -----------------------------------------------------------------------------
+
+_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>storeflow API</title>
+  <link rel="stylesheet" href="{css}">
+  <link rel="icon" type="image/png" href="{icon}">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="{bundle}"></script>
+  <script src="{init}"></script>
+</body>
+</html>
+"""
+
+# validatorUrl null: Swagger UI would otherwise send the document to an online validator.
+_INIT_JS = """window.addEventListener("load", function () {
+  window.ui = SwaggerUIBundle({
+    url: %s,
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    validatorUrl: null,
+    presets: [SwaggerUIBundle.presets.apis],
+    layout: "BaseLayout"
+  });
+});
+"""
+
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+)
+
+
+def swagger_ui_dir() -> Path:
+    return Path(str(importlib.resources.files("flask_swagger_ui") / "dist"))
+
+
+def _asset(name: str) -> str:
+    return url_for("openapi.docs_asset", asset=name)
+
+
+@bp.get("/api/docs")
+def docs() -> Response:
+    html = _PAGE.format(
+        css=_asset("swagger-ui.css"),
+        icon=_asset("favicon-32x32.png"),
+        bundle=_asset("swagger-ui-bundle.js"),
+        init=_asset(_INIT),
+    )
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = _CSP
+    return response
+
+
+@bp.get("/api/docs/<asset>")
+def docs_asset(asset: str) -> Response:
+    if asset == _INIT:
+        script = _INIT_JS % json.dumps(url_for("openapi.serve"))
+        return Response(script, mimetype="text/javascript")
+    if asset not in DOCS_ASSETS:
+        abort(404)
+    response = send_from_directory(swagger_ui_dir(), asset, mimetype=DOCS_ASSETS[asset])
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response

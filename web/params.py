@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import request
+
 from storeflow.core.clock import ensure_utc
 from storeflow.core.errors import ValidationFailed
 
@@ -34,7 +35,7 @@ def datetime_arg(name: str) -> datetime | None:
         return None
     try:
         return ensure_utc(datetime.fromisoformat(raw.replace("Z", "+00:00")))
-    except ValueError:
+    except (ValueError, OverflowError):  # 9999-12-31T23:59:59-23:59 overflows on conversion
         raise ValidationFailed(
             f"{name} must be an ISO 8601 time",
             details=[{"path": f"$.query.{name}", "message": "not an ISO 8601 time"}],

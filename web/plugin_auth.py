@@ -23,6 +23,7 @@ from flask import Response, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
 from storeflow.core import accounts, clock
 from storeflow.core.errors import BadRequest, Unauthenticated, UnsupportedMediaType
 from storeflow.core.storage.tables import Integration, PluginRequest

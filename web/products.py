@@ -8,61 +8,50 @@ contract's product shape already).
 
 from __future__ import annotations
 
-from typing import Any
+from flask import Blueprint, Response, request
 
-from flask import Blueprint, Response, jsonify, request
 from storeflow.core.commerce import catalog
 from storeflow.core.errors import NotFound
-from storeflow.core.storage.tables import Product, Variant
+from storeflow.core.storage.tables import ProductRow, VariantRow
+from storeflow.web import responses
 from storeflow.web.auth import company_from_api_key
 from storeflow.web.params import int_arg
 from storeflow.web.runtime import rt
 
 bp = Blueprint("products", __name__, url_prefix="/api")
 
-REPLENISHMENT_DEFAULTS = {
-    "enabled": False,
-    "days": None,
-    "match": "product",
-    "suggestedDays": None,
-    "sampleSize": 0,
-}
+
+def variant_of(row: VariantRow) -> responses.Variant:
+    return responses.Variant(
+        provider_variant_id=row.provider_variant_id,
+        title=row.title,
+        sku=row.sku,
+        price_cents=row.price_cents,
+        stock_status=row.stock_status,
+        stock_quantity=row.stock_quantity,
+        image_url=row.image_url,
+        url=row.url,
+    )
 
 
-def variant_json(row: Variant) -> dict[str, Any]:
-    return {
-        "providerVariantId": row.provider_variant_id,
-        "title": row.title,
-        "sku": row.sku,
-        "priceCents": row.price_cents,
-        "stockStatus": row.stock_status,
-        "stockQuantity": row.stock_quantity,
-        "imageUrl": row.image_url,
-        "url": row.url,
-        "waitlist": {"waiting": 0, "notified": 0},
-    }
-
-
-def product_json(row: Product, variants: list[Variant]) -> dict[str, Any]:
-    return {
-        "provider": row.provider,
-        "providerProductId": row.provider_product_id,
-        "integrationId": row.integration_id,
-        "title": row.title,
-        "type": row.type,
-        "status": row.status,
-        "url": row.url,
-        "imageUrl": row.image_url,
-        "categories": list(row.categories or []),
-        "stockStatus": row.stock_status,
-        "stockQuantity": row.stock_quantity,
-        "priceCents": row.price_cents,
-        "currency": row.currency,
-        "deleted": row.deleted,
-        "variants": [variant_json(v) for v in variants],
-        "replenishment": dict(REPLENISHMENT_DEFAULTS),
-        "pendingReminders": 0,
-    }
+def product_of(row: ProductRow, variants: list[VariantRow]) -> responses.Product:
+    return responses.Product(
+        provider=row.provider,
+        provider_product_id=row.provider_product_id,
+        integration_id=row.integration_id,
+        title=row.title,
+        type=row.type,
+        status=row.status,
+        url=row.url,
+        image_url=row.image_url,
+        categories=list(row.categories or []),
+        stock_status=row.stock_status,
+        stock_quantity=row.stock_quantity,
+        price_cents=row.price_cents,
+        currency=row.currency,
+        deleted=row.deleted,
+        variants=[variant_of(v) for v in variants],
+    )
 
 
 @bp.get("/products")
@@ -79,13 +68,8 @@ def list_products() -> Response:
             offset=int_arg("offset", 0, high=10**9),
         )
         variants = catalog.variants_of(session, [row.id for row in rows])
-        return jsonify(
-            {
-                "success": True,
-                "products": [product_json(row, variants[row.id]) for row in rows],
-                "total": total,
-            }
-        )
+        items = [product_of(row, variants[row.id]) for row in rows]
+        return responses.respond(responses.ProductList(products=items, total=total))
 
 
 @bp.get("/products/<provider>/<provider_product_id>")
@@ -102,4 +86,4 @@ def get_product(provider: str, provider_product_id: str) -> Response:
         if row is None:
             raise NotFound("no such product", code="product_not_found")
         variants = catalog.variants_of(session, [row.id])[row.id]
-        return jsonify({"success": True, "product": product_json(row, variants)})
+        return responses.respond(responses.ProductResponse(product=product_of(row, variants)))

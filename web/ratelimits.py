@@ -9,6 +9,7 @@ pick their own bucket.
 from __future__ import annotations
 
 from flask import current_app, request
+
 from storeflow.core import ratelimit
 from storeflow.web.runtime import rt
 

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from storeflow.core import clock
+
+from storeflow.core import clock, statuses
 from storeflow.core.errors import Conflict, NotFound, ValidationFailed
 from storeflow.core.storage import paging
 from storeflow.core.storage.tables import Company, Enrollment, Message
 from storeflow.rules import actions, capping, dryrun, enrollments, ledger, runner, schema, sequences
+from storeflow.web import responses
 from storeflow.web.auth import company_from_api_key
 from storeflow.web.inputs import json_body
 from storeflow.web.params import int_arg
@@ -27,8 +29,9 @@ from storeflow.web.runtime import rt
 
 bp = Blueprint("sequences", __name__, url_prefix="/api")
 
-ENROLLMENT_STATUSES = ("active", "completed", "stopped", "cancelled")
-MESSAGE_STATUSES = ("queued", "sending", "sent", "unknown", "failed", "skipped")
+ENROLLMENT_STATUSES = statuses.ENROLLMENT_STATUSES
+MESSAGE_STATUSES = statuses.MESSAGE_STATUSES
+MAX_ROW_ID = 2**63 - 1
 
 
 def _structure(data: Any) -> schema.Sequence:
@@ -51,18 +54,18 @@ def _found(session: Any, company_id: int, sequence_id: str) -> Any:
     return row
 
 
-def _meta(session: Any, row: Any) -> dict[str, Any]:
+def _meta(session: Any, row: Any) -> responses.SequenceMeta:
     active = session.scalar(
         select(func.count(Enrollment.id)).where(
             Enrollment.sequence_id == row.id, Enrollment.status == "active"
         )
     )
-    return {
-        "source": row.source,
-        "createdAt": row.created_at.isoformat(),
-        "updatedAt": row.updated_at.isoformat(),
-        "activeEnrollments": active or 0,
-    }
+    return responses.SequenceMeta(
+        source=row.source,
+        created_at=row.created_at.isoformat(),
+        updated_at=row.updated_at.isoformat(),
+        active_enrollments=active or 0,
+    )
 
 
 @bp.get("/sequences")
@@ -73,9 +76,8 @@ def list_sequences() -> Response:
         status = request.args.get("status")
         if status:
             rows = [row for row in rows if row.status == status]
-        return jsonify(
-            {"success": True, "sequences": [row.definition for row in rows], "total": len(rows)}
-        )
+        answer = responses.SequenceList(sequences=[row.definition for row in rows], total=len(rows))
+        return responses.respond(answer)
 
 
 @bp.post("/sequences")
@@ -93,9 +95,8 @@ def create_sequence() -> Response:
 
 
 def _sequence_response(session: Session, row: Any, status: int = 200) -> Response:
-    response = jsonify({"success": True, "sequence": row.definition, "meta": _meta(session, row)})
-    response.status_code = status
-    return response
+    answer = responses.SequenceResponse(sequence=row.definition, meta=_meta(session, row))
+    return responses.respond(answer, status)
 
 
 @bp.get("/sequences/<sequence_id>")
@@ -129,7 +130,7 @@ def delete_sequence(sequence_id: str) -> Response:
         company = company_from_api_key(session)
         row = _found(session, company.id, sequence_id)
         cancelled = runner.delete_sequence(session, row)
-        return jsonify({"success": True, "cancelledEnrollments": cancelled})
+        return responses.respond(responses.SequenceDeleted(cancelled_enrollments=cancelled))
 
 
 @bp.post("/sequences/<sequence_id>/dry-run")
@@ -148,7 +149,9 @@ def dry_run_sequence(sequence_id: str) -> Response:
         )
         # A dry-run never writes: anything the session might hold is discarded.
         session.rollback()
-    return jsonify({"success": True, "dryRun": report})
+    return responses.respond(
+        responses.DryRunResponse(dry_run=responses.load(report, responses.DryRunReport))
+    )
 
 
 # --- runs and the ledger ------------------------------------------------------------------
@@ -189,9 +192,13 @@ def list_enrollments() -> Response:
         history = enrollments.step_history(session, [row.id for row in rows])
         slugs = sequences.slugs(session, {row.sequence_id for row in rows})
         items = [
-            enrollments.to_json(row, slugs.get(row.sequence_id), history[row.id]) for row in rows
+            responses.load(
+                enrollments.to_json(row, slugs.get(row.sequence_id), history[row.id]),
+                responses.Enrollment,
+            )
+            for row in rows
         ]
-        return jsonify({"success": True, "enrollments": items, "total": total})
+        return responses.respond(responses.EnrollmentList(enrollments=items, total=total))
 
 
 @bp.get("/messages")
@@ -215,8 +222,11 @@ def list_messages() -> Response:
             offset=int_arg("offset", 0, high=10**9),
         )
         slugs = sequences.slugs(session, {row.sequence_id for row in rows})
-        items = [ledger.to_json(row, slugs.get(row.sequence_id)) for row in rows]
-        return jsonify({"success": True, "messages": items, "total": total})
+        items = [
+            responses.load(ledger.to_json(row, slugs.get(row.sequence_id)), responses.Message)
+            for row in rows
+        ]
+        return responses.respond(responses.MessageList(messages=items, total=total))
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -226,8 +236,7 @@ def list_messages() -> Response:
 def get_frequency_cap() -> Response:
     with rt().unit_of_work() as session:
         company = company_from_api_key(session)
-        cap = capping.from_settings(company.settings)
-        return jsonify({"success": True, "frequencyCap": cap.to_json()})
+        return _cap_response(capping.from_settings(company.settings))
 
 
 @bp.put("/settings/frequency-cap")
@@ -242,7 +251,7 @@ def put_frequency_cap() -> Response:
     with rt().unit_of_work() as session:
         company = company_from_api_key(session)
         _set_setting(company, capping.SETTINGS_KEY, cap.to_json())
-        return jsonify({"success": True, "frequencyCap": cap.to_json()})
+        return _cap_response(cap)
 
 
 @bp.get("/settings/webhook-signing-secret")
@@ -251,7 +260,12 @@ def get_webhook_secret() -> Response:
     with rt().unit_of_work() as session:
         company = company_from_api_key(session)
         secret = actions.signing_secret(company)
-        return jsonify({"success": True, "webhookSigningSecret": secret})
+        return responses.respond(responses.WebhookSigningSecret(webhook_signing_secret=secret))
+
+
+def _cap_response(cap: capping.FrequencyCap) -> Response:
+    settings = responses.load(cap.to_json(), responses.FrequencyCapSettings)
+    return responses.respond(responses.FrequencyCapResponse(frequency_cap=settings))
 
 
 def _set_setting(company: Company, key: str, value: Any) -> None:

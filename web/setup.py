@@ -29,8 +29,11 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+
 from storeflow.core import accounts
+from storeflow.core.emails import normalize_email
 from storeflow.core.errors import Conflict, NotFound, RateLimited
 from storeflow.core.ratelimit import Limit
 from storeflow.core.storage.tables import Company, ConnectRequest, Membership, User
@@ -178,14 +181,14 @@ def _choose(
 
 
 @bp.post("/login")
-def login() -> Response:
+def login() -> ResponseReturnValue:
     request_id = request.form.get("request", "")
     email = request.form.get("email", "").strip()
     if not _csrf_ok():
         return _csrf_failed(request_id)
     try:
         enforce(LOGIN_PER_ADDRESS, client_ip(), "too many sign-in attempts")
-        enforce(LOGIN_PER_EMAIL, accounts.normalize_email(email), "too many sign-in attempts")
+        enforce(LOGIN_PER_EMAIL, normalize_email(email), "too many sign-in attempts")
     except RateLimited as exc:
         page = _render(
             "setup/login.html",
@@ -214,7 +217,7 @@ def login() -> Response:
 
 
 @bp.post("/logout")
-def logout() -> Response:
+def logout() -> ResponseReturnValue:
     request_id = request.form.get("request", "")
     if not _csrf_ok():
         return _csrf_failed(request_id)

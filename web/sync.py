@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response
 from sqlalchemy.orm import Session
+
 from storeflow.core.commerce import sync
 from storeflow.core.errors import Forbidden
 from storeflow.core.storage.tables import Integration
 from storeflow.core.stores import integrations
+from storeflow.web import responses
 from storeflow.web.auth import company_from_api_key
 from storeflow.web.params import int_arg
 from storeflow.web.plugin_auth import PluginCall, plugin_route
@@ -45,9 +47,8 @@ def _prepare(integration: Integration, data: Any, resource: str) -> sync.Prepare
 @plugin_route(prepare=_prepare)
 def sync_batch(session: Session, call: PluginCall, resource: str) -> dict[str, Any]:
     _check_provider(call.integration)
-    return sync.apply_prepared(
-        session, call.integration, "woocommerce", resource, call.prepared
-    ).to_json()
+    result = sync.apply_prepared(session, call.integration, "woocommerce", resource, call.prepared)
+    return responses.dump(responses.load(result.to_json(), responses.SyncBatchResult))
 
 
 @bp.get("/api/integrations/<integration_id>/sync-runs")
@@ -58,16 +59,14 @@ def sync_runs(integration_id: str) -> Response:
         rows = sync.runs(
             session, integration_id=integration.id, limit=int_arg("limit", 20, low=1, high=500)
         )
-        return jsonify(
-            {
-                "success": True,
-                "integrationId": integration.id,
-                "lastSyncAt": _iso(integration.last_sync_at),
-                "lastSyncError": integration.last_sync_error,
-                "syncRuns": [sync.run_json(row) for row in rows],
-                "total": len(rows),
-            }
+        answer = responses.SyncRuns(
+            integration_id=integration.id,
+            last_sync_at=_iso(integration.last_sync_at),
+            last_sync_error=integration.last_sync_error,
+            sync_runs=[responses.load(sync.run_json(row), responses.SyncRun) for row in rows],
+            total=len(rows),
         )
+        return responses.respond(answer)
 
 
 def _iso(value: Any) -> str | None:

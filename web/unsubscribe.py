@@ -17,6 +17,7 @@ learned by guessing.
 from __future__ import annotations
 
 from flask import Blueprint, Response, make_response, render_template
+
 from storeflow.core.storage.locks import lock_subscriber
 from storeflow.core.storage.tables import Company, Subscriber
 from storeflow.rules import ledger, sequences, stopping

@@ -10,11 +10,13 @@ failed with their reason and answered with the 4xx the contract asks for.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
+
 from storeflow.core.commerce import ingest
 from storeflow.core.errors import NotFound, Unauthenticated
 from storeflow.core.stores import integrations
 from storeflow.core.stores.provider import WebhookRequest
+from storeflow.web import responses
 from storeflow.web.runtime import rt
 
 bp = Blueprint("webhooks", __name__)
@@ -45,12 +47,12 @@ def receive(provider_name: str, integration_id: str) -> Response:
             )
         verified = provider.verify_webhook(inbound, integration.webhook_secret)
         if verified.kind == "ping":
-            return jsonify({"success": True, "ping": True})
+            return responses.respond(responses.WebhookReceived(ping=True))
         received = ingest.receive(session, integration, provider, verified, inbound.body)
     if received.error is not None:
         # Stored as failed (committed above); tell the sender what was wrong.
         raise received.error
-    body = {"success": True, "duplicate": received.duplicate}
-    if received.delivery_id is not None:
-        body["deliveryId"] = received.delivery_id
-    return jsonify(body)
+    answer = responses.WebhookReceived(
+        duplicate=received.duplicate, delivery_id=received.delivery_id
+    )
+    return responses.respond(answer)

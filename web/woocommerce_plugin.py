@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response
 from sqlalchemy.orm import Session
+
 from storeflow.core import clock
 from storeflow.core.ratelimit import Limit
 from storeflow.core.stores import commands, connections, health
-from storeflow.web import inputs
+from storeflow.web import inputs, responses
 from storeflow.web.plugin_auth import PluginCall, plugin_route
 from storeflow.web.ratelimits import client_ip, enforce
 from storeflow.web.runtime import rt
@@ -31,7 +32,7 @@ POLL_LIMIT = Limit("woocommerce-poll", count=600, seconds=600)
 
 
 @bp.post("/connect")
-def connect() -> tuple[Response, int]:
+def connect() -> Response:
     ip = client_ip()
     enforce(CONNECT_LIMIT, ip, "too many connect requests from this address; retry later")
     body = inputs.structure(inputs.json_body(), inputs.ConnectBody)
@@ -53,15 +54,14 @@ def connect() -> tuple[Response, int]:
         )
         # The base URL comes from settings, never from the Host header: a forged Host
         # must not be able to send a merchant to someone else's approval page.
-        answer = {
-            "success": True,
-            "connectRequestId": new.request.id,
-            "pollToken": new.poll_token,
-            "authorizeUrl": f"{runtime.settings.base_url}/setup/woocommerce?request={new.request.id}",
-            "expiresAt": new.request.expires_at.isoformat(),
-            "pollIntervalSeconds": connections.POLL_INTERVAL_SECONDS,
-        }
-    return jsonify(answer), 201
+        answer = responses.ConnectStarted(
+            connect_request_id=new.request.id,
+            poll_token=new.poll_token,
+            authorize_url=f"{runtime.settings.base_url}/setup/woocommerce?request={new.request.id}",
+            expires_at=new.request.expires_at.isoformat(),
+            poll_interval_seconds=connections.POLL_INTERVAL_SECONDS,
+        )
+    return responses.respond(answer, 201)
 
 
 @bp.post("/connect/poll")
@@ -70,7 +70,7 @@ def poll() -> Response:
     body = inputs.structure(inputs.json_body(), inputs.PollBody)
     with rt().unit_of_work() as session:
         answer = connections.poll(session, body.connect_request_id, body.poll_token)
-    return jsonify(answer)
+    return responses.respond(responses.load(answer, responses.PollAnswer))
 
 
 @bp.post("/heartbeat")
@@ -89,11 +89,11 @@ def heartbeat(session: Session, call: PluginCall) -> dict[str, Any]:
         last_error=body.last_error,
     )
     delivered = commands.deliver(session, call.integration)
-    return {
-        "success": True,
-        "commands": [commands.wire_json(command) for command in delivered],
-        "serverTime": clock.now().isoformat(),
-    }
+    answer = responses.HeartbeatAnswer(
+        commands=[responses.load(commands.wire_json(c), responses.WireCommand) for c in delivered],
+        server_time=clock.now().isoformat(),
+    )
+    return responses.dump(answer)
 
 
 @bp.post("/commands/<command_id>/ack")
@@ -102,7 +102,8 @@ def ack(session: Session, call: PluginCall, command_id: str) -> dict[str, Any]:
     body = inputs.structure(call.data, inputs.AckBody)
     command = commands.acknowledge(session, call.integration, command_id, body.status, body.detail)
     health.refresh(session, call.integration)
-    return {"success": True, "command": commands.state_json(command)}
+    state = responses.load(commands.state_json(command), responses.CommandState)
+    return responses.dump(responses.AckAnswer(command=state))
 
 
 @bp.post("/disconnect")
@@ -110,4 +111,4 @@ def ack(session: Session, call: PluginCall, command_id: str) -> dict[str, Any]:
 def disconnect(session: Session, call: PluginCall) -> dict[str, Any]:
     body = inputs.structure(call.data, inputs.ReasonBody)
     connections.disconnect(session, call.integration, by="plugin", reason=body.reason)
-    return {"success": True}
+    return responses.dump(responses.Ok())

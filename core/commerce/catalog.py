@@ -23,18 +23,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import attrs
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
 from storeflow.core import clock
 from storeflow.core.commerce import freshness, records
+from storeflow.core.commerce.freshness import Outcome
 from storeflow.core.storage import paging
-from storeflow.core.storage.tables import Product, Variant
+from storeflow.core.storage.tables import ProductRow, VariantRow
 from storeflow.core.stores.provider import StoreContext
-
-Outcome = Literal["upserted", "unchanged", "stale"]
 
 
 def is_stale(stored: datetime | None, incoming: datetime | None) -> bool:
@@ -75,10 +75,13 @@ class _Row:
 
 
 def _load_rows(
-    session: Session, store: StoreContext, model: type[Product] | type[Variant], ids: Iterable[str]
+    session: Session,
+    store: StoreContext,
+    model: type[ProductRow] | type[VariantRow],
+    key: InstrumentedAttribute[str],
+    ids: Iterable[str],
 ) -> dict[str, _Row]:
     """Stored freshness of products or variants by provider id (500 ids per query)."""
-    key = model.provider_product_id if model is Product else model.provider_variant_id
     found: dict[str, _Row] = {}
     wanted = list(dict.fromkeys(ids))
     for start in range(0, len(wanted), 500):
@@ -102,11 +105,11 @@ def _load_rows(
 
 
 def _load_products(session: Session, store: StoreContext, pids: Iterable[str]) -> dict[str, _Row]:
-    return _load_rows(session, store, Product, pids)
+    return _load_rows(session, store, ProductRow, ProductRow.provider_product_id, pids)
 
 
 def _load_variants(session: Session, store: StoreContext, vids: Iterable[str]) -> dict[str, _Row]:
-    return _load_rows(session, store, Variant, vids)
+    return _load_rows(session, store, VariantRow, VariantRow.provider_variant_id, vids)
 
 
 def upsert_products(
@@ -203,11 +206,11 @@ def _variant_values(variant: records.Variant) -> dict[str, Any]:
 def _write_products(
     session: Session, store: StoreContext, provider: str, products: dict[str, _Row]
 ) -> None:
-    table = Product.__table__
+    table = ProductRow.__table__
     now = clock.now()
     new = [(pid, row) for pid, row in products.items() if row.id is None and row.values]
     if new:
-        defaults = {
+        defaults: dict[str, Any] = {
             "title": "",
             "type": "simple",
             "status": "publish",
@@ -249,7 +252,7 @@ def _write_products(
 def _write_variants(
     session: Session, store: StoreContext, products: dict[str, _Row], variants: dict[str, _Row]
 ) -> None:
-    table = Variant.__table__
+    table = VariantRow.__table__
     new = [(vid, row) for vid, row in variants.items() if row.id is None and row.values]
     if new:
         session.execute(
@@ -273,7 +276,7 @@ def _write_variants(
     _update_rows(session, table, changed)
 
 
-def _update_rows(session: Session, table: Any, rows: list[_Row]) -> None:
+def _update_rows(session: Session, table: Table, rows: list[_Row]) -> None:
     """executemany UPDATE, grouped by the set of columns written."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
@@ -294,11 +297,11 @@ def mark_deleted(session: Session, store: StoreContext, provider: str, pid: str)
     now = clock.now()
     products = _load_products(session, store, [pid])
     if pid in products:
-        _update_rows(session, Product.__table__, [_deletion(products[pid], now)])
+        _update_rows(session, ProductRow.__table__, [_deletion(products[pid], now)])
         return "upserted"
     variants = _load_variants(session, store, [pid])
     if pid in variants:
-        _update_rows(session, Variant.__table__, [_deletion(variants[pid], now)])
+        _update_rows(session, VariantRow.__table__, [_deletion(variants[pid], now)])
         return "upserted"
     # Never seen: remember the deletion so that an older payload arriving later stays dead.
     products[pid] = _deletion(_Row(None), now)
@@ -329,25 +332,25 @@ def list_products(
     include_deleted: bool = False,
     limit: int = 50,
     offset: int = 0,
-) -> tuple[list[Product], int]:
+) -> tuple[list[ProductRow], int]:
     """A company's products, by title (then id); ``search`` matches title, id or SKU."""
     from sqlalchemy import func, or_
 
-    query = select(Product).where(Product.company_id == company_id)
+    query = select(ProductRow).where(ProductRow.company_id == company_id)
     if provider:
-        query = query.where(Product.provider == provider)
+        query = query.where(ProductRow.provider == provider)
     if not include_deleted:
-        query = query.where(Product.deleted.is_(False))
+        query = query.where(ProductRow.deleted.is_(False))
     if search:
         pattern = _like(search.strip())
         query = query.where(
             or_(
-                func.lower(Product.title).like(pattern, escape="\\"),
-                Product.provider_product_id == search.strip(),
-                Product.id.in_(
-                    select(Variant.product_id).where(
-                        Variant.company_id == company_id,
-                        func.lower(Variant.sku).like(pattern, escape="\\"),
+                func.lower(ProductRow.title).like(pattern, escape="\\"),
+                ProductRow.provider_product_id == search.strip(),
+                ProductRow.id.in_(
+                    select(VariantRow.product_id).where(
+                        VariantRow.company_id == company_id,
+                        func.lower(VariantRow.sku).like(pattern, escape="\\"),
                     )
                 ),
             )
@@ -355,9 +358,9 @@ def list_products(
     return paging.page(
         session,
         query,
-        Product.title,
-        Product.provider_product_id,
-        Product.id,
+        ProductRow.title,
+        ProductRow.provider_product_id,
+        ProductRow.id,
         limit=limit,
         offset=offset,
     )
@@ -369,26 +372,26 @@ def get_product(
     provider: str,
     provider_product_id: str,
     integration_id: str | None = None,
-) -> Product | None:
+) -> ProductRow | None:
     """One product of the company; with several stores, ``integration_id`` picks the store."""
-    query = select(Product).where(
-        Product.company_id == company_id,
-        Product.provider == provider,
-        Product.provider_product_id == provider_product_id,
+    query = select(ProductRow).where(
+        ProductRow.company_id == company_id,
+        ProductRow.provider == provider,
+        ProductRow.provider_product_id == provider_product_id,
     )
     if integration_id:
-        query = query.where(Product.integration_id == integration_id)
-    return session.scalars(query.order_by(Product.deleted, Product.id).limit(1)).first()
+        query = query.where(ProductRow.integration_id == integration_id)
+    return session.scalars(query.order_by(ProductRow.deleted, ProductRow.id).limit(1)).first()
 
 
-def variants_of(session: Session, product_ids: list[int]) -> dict[int, list[Variant]]:
-    found: dict[int, list[Variant]] = {pid: [] for pid in product_ids}
+def variants_of(session: Session, product_ids: list[int]) -> dict[int, list[VariantRow]]:
+    found: dict[int, list[VariantRow]] = {pid: [] for pid in product_ids}
     if not product_ids:
         return found
     for row in session.scalars(
-        select(Variant)
-        .where(Variant.product_id.in_(product_ids), Variant.deleted.is_(False))
-        .order_by(Variant.product_id, Variant.id)
+        select(VariantRow)
+        .where(VariantRow.product_id.in_(product_ids), VariantRow.deleted.is_(False))
+        .order_by(VariantRow.product_id, VariantRow.id)
     ):
         found[row.product_id].append(row)
     return found

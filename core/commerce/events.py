@@ -1,47 +1,56 @@
 """The event log: provider-agnostic commerce events, appended once per idempotency key.
 
-Live events get an ``event`` job (the rules engine runs on them); historical ones
-(sync backfill) are recorded for profiles and dry-runs but start nothing.
+Live events get an ``event`` job (:data:`EVENT_JOBS`), which hands the event to
+the registered consumers (the rules engine is one); historical ones (sync
+backfill) are recorded for profiles and dry-runs but start nothing.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
 from storeflow.core import clock
+from storeflow.core.commerce.records import EventName
+from storeflow.core.emails import normalize_email
 from storeflow.core.storage import paging
 from storeflow.core.storage.locks import lock_subscriber
-from storeflow.core.storage.tables import Event, Subscriber
+from storeflow.core.storage.tables import Event, Job
 from storeflow.core.storage.upsert import insert_ignore
 from storeflow.core.work import outbox
 
-NAMES = (
-    "ecommerce.order_placed",
-    "ecommerce.order_cancelled",
-    "ecommerce.order_fulfilled",
-    "ecommerce.order_refunded",
-    "ecommerce.checkout_started",
-    "ecommerce.cart_started",
-    "ecommerce.cart_cleared",
-    "ecommerce.cart_abandoned",
-    "ecommerce.back_in_stock_requested",
-    "ecommerce.back_in_stock",
-    "ecommerce.back_in_stock_out_of_stock",
-    "ecommerce.replenishment_due",
-)
+if TYPE_CHECKING:
+    from storeflow.core.runtime import Runtime
+
+NAMES: tuple[EventName, ...] = get_args(EventName)
+
+
+def is_name(value: object) -> TypeGuard[EventName]:
+    """Whether ``value`` is one of the canonical event names."""
+    return value in NAMES
+
+
+class SubscriberRef(Protocol):
+    """What an event records of its subscriber (a loaded row, or just its id and email)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def email(self) -> str: ...
 
 
 def append(
     session: Session,
     *,
     company_id: int,
-    name: str,
+    name: EventName,
     key: str,
     occurred_at: datetime,
-    subscriber: Subscriber | None,
+    subscriber: SubscriberRef | None,
     properties: dict[str, Any],
     provider: str | None = None,
     integration_id: str | None = None,
@@ -71,10 +80,29 @@ def append(
         # commits first or waits and then sees this event (see storeflow.core.storage.locks).
         lock_subscriber(session, subscriber.id)
     if event_id is not None and live:
-        outbox.add(
-            session, company_id=company_id, kind="event", key=f"event:{event_id}", ref_id=event_id
-        )
+        EVENT_JOBS.add(session, company_id, event_id)
     return event_id
+
+
+class EventJobs:
+    """The ``event`` job kind: one job per live event, run by every event consumer."""
+
+    name = "event"
+
+    def add(self, session: Session, company_id: int, event_id: int) -> None:
+        outbox.add(
+            session, company_id=company_id, kind=self.name, key=f"event:{event_id}", ref_id=event_id
+        )
+
+    def run(self, rt: Runtime, session: Session, job: Job) -> None:
+        event = session.get(Event, job.ref_id)
+        if event is None or not event.live:
+            return
+        for consumer in rt.event_consumers:
+            consumer.on_event(rt, session, event)
+
+
+EVENT_JOBS = EventJobs()
 
 
 def to_json(event: Event) -> dict[str, Any]:
@@ -104,7 +132,7 @@ def recent(
     if name:
         query = query.where(Event.name == name)
     if email:
-        query = query.where(Event.email == email.strip().lower())
+        query = query.where(Event.email == normalize_email(email))
     if since:
         query = query.where(Event.occurred_at >= since)
     return paging.page(

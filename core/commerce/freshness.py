@@ -27,12 +27,15 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 Verdict = Literal["newer", "unchanged", "stale"]
+# What applying a record did: a ``newer`` one is written (``upserted``), the others
+# are counted and skipped.
+Outcome = Literal["upserted", "unchanged", "stale"]
 
 
-def fingerprint(record: Any) -> str:
+def fingerprint(record: object) -> str:
     """A stable digest of a record's content (attrs ``repr`` is deterministic)."""
     return hashlib.blake2b(repr(record).encode("utf-8"), digest_size=16).hexdigest()
 

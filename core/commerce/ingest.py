@@ -12,20 +12,31 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import attrs
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
 from storeflow.core import clock
 from storeflow.core.commerce import catalog, orders, records, subscribers
+from storeflow.core.commerce.freshness import Outcome
 from storeflow.core.commerce.money import MoneyError
 from storeflow.core.errors import NotFound, StoreflowError
+from storeflow.core.statuses import DELIVERY_DONE, DeliveryStatus
 from storeflow.core.storage.tables import InboundDelivery, Integration, Job
 from storeflow.core.storage.upsert import insert_ignore
 from storeflow.core.stores import integrations
-from storeflow.core.stores.provider import StoreContext, Verified
-from storeflow.core.work import jobs, outbox
+from storeflow.core.stores.provider import Provider, StoreContext, Verified
+from storeflow.core.work import outbox
+
+if TYPE_CHECKING:
+    from storeflow.core.runtime import Runtime
+
+
+# What a stored delivery came as: a provider's webhook, a sync page or a plugin event.
+DeliveryKind = Literal["webhook", "sync", "event"]
+R = TypeVar("R", bound=records.Record)
 
 
 @attrs.frozen
@@ -38,11 +49,11 @@ class Received:
 def receive(
     session: Session,
     integration: Integration,
-    provider: Any,
+    provider: Provider,
     verified: Verified,
     body: bytes,
     *,
-    kind: str = "webhook",
+    kind: DeliveryKind = "webhook",
 ) -> Received:
     error: StoreflowError | None = None
     try:
@@ -75,11 +86,7 @@ def receive(
 
 
 def _queue(session: Session, company_id: int, delivery_id: int, attempt: int = 0) -> None:
-    key = f"delivery:{delivery_id}" if attempt == 0 else f"delivery:{delivery_id}:replay:{attempt}"
-    outbox.add(session, company_id=company_id, kind="delivery", key=key, ref_id=delivery_id)
-
-
-Outcome = Literal["upserted", "unchanged", "stale"]
+    DELIVERY_JOBS.add(session, company_id, delivery_id, attempt)
 
 
 @attrs.define
@@ -124,16 +131,28 @@ def apply_records(
     for kind, group in itertools.groupby(recs, key=type):
         batch = list(group)
         if kind is records.Order:
-            for outcome in orders.upsert_orders(session, store, provider, batch, live=live):
+            applied = orders.upsert_orders(
+                session, store, provider, _all(batch, records.Order), live=live
+            )
+            for outcome in applied:
                 outcomes.append(outcome.result)
                 event_ids.extend(outcome.event_ids)
         elif kind is records.Product:
-            outcomes.extend(catalog.upsert_products(session, store, provider, batch))
+            outcomes.extend(
+                catalog.upsert_products(session, store, provider, _all(batch, records.Product))
+            )
         elif kind is records.Customer:
-            outcomes.extend(subscribers.upsert_customers(session, store, batch))
+            outcomes.extend(
+                subscribers.upsert_customers(session, store, _all(batch, records.Customer))
+            )
         else:
             outcomes.extend(_apply_one(session, store, provider, rec) for rec in batch)
     return outcomes, event_ids
+
+
+def _all(batch: list[records.Record], kind: type[R]) -> list[R]:
+    """The records of a run that ``groupby`` found to be all of ``kind``, typed as such."""
+    return [rec for rec in batch if isinstance(rec, kind)]
 
 
 def _apply_one(
@@ -154,10 +173,25 @@ def _apply_one(
             )
 
 
-@jobs.handler("delivery")
-def process_delivery(rt: Any, session: Session, job: Job) -> None:
-    delivery = session.get(InboundDelivery, job.ref_id)
-    if delivery is None or delivery.status in ("processed", "ignored"):
+class DeliveryJobs:
+    """The ``delivery`` job kind: map a stored delivery and apply its records."""
+
+    name = "delivery"
+
+    def add(self, session: Session, company_id: int, delivery_id: int, attempt: int = 0) -> None:
+        key = f"delivery:{delivery_id}" + (f":replay:{attempt}" if attempt else "")
+        outbox.add(session, company_id=company_id, kind=self.name, key=key, ref_id=delivery_id)
+
+    def run(self, rt: Runtime, session: Session, job: Job) -> None:
+        process_delivery(rt, session, job.ref_id)
+
+
+DELIVERY_JOBS = DeliveryJobs()
+
+
+def process_delivery(rt: Runtime, session: Session, delivery_id: int | None) -> None:
+    delivery = session.get(InboundDelivery, delivery_id)
+    if delivery is None or delivery.status in DELIVERY_DONE:
         return
     integration = session.get_one(Integration, delivery.integration_id)
     provider = rt.providers.get(delivery.provider)
@@ -196,3 +230,13 @@ def replay(session: Session, delivery_id: int, company_id: int | None = None) ->
     delivery.error = None
     _queue(session, delivery.company_id, delivery.id, attempt=replays)
     return delivery
+
+
+def recent_deliveries(
+    session: Session, *, status: DeliveryStatus | None = None, limit: int = 20
+) -> list[InboundDelivery]:
+    """The newest stored deliveries, optionally of one status (``storeflow deliveries list``)."""
+    query = select(InboundDelivery).order_by(InboundDelivery.id.desc()).limit(limit)
+    if status:
+        query = query.where(InboundDelivery.status == status)
+    return list(session.scalars(query))

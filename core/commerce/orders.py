@@ -37,24 +37,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
+
 from storeflow.core import clock
-from storeflow.core.accounts import normalize_email
 from storeflow.core.commerce import events, freshness, profiles, records, subscribers
-from storeflow.core.storage.tables import Event, Order, OrderLine, Subscriber
+from storeflow.core.commerce.records import EventName
+from storeflow.core.emails import normalize_email
+from storeflow.core.statuses import ORDER_LIVE
+from storeflow.core.storage.tables import Event, OrderLine, OrderRow, Subscriber
 from storeflow.core.storage.upsert import insert_ignore_many
 from storeflow.core.stores.provider import StoreContext
-
-LIVE_STATES = ("placed", "fulfilled", "cancelled", "refunded")
 
 
 @attrs.frozen
 class OrderOutcome:
-    result: Literal["upserted", "unchanged", "stale"]
+    result: freshness.Outcome
     event_ids: tuple[int, ...] = ()
 
 
@@ -73,7 +74,7 @@ class _Row:
 
 @attrs.frozen
 class _PendingEvent:
-    name: str
+    name: EventName
     key: str
     occurred_at: datetime
     subscriber_id: int
@@ -161,16 +162,16 @@ def _load(session: Session, store: StoreContext, ids: list[str]) -> dict[str, _R
     for start in range(0, len(wanted), 500):
         for row in session.execute(
             select(
-                Order.id,
-                Order.provider_order_id,
-                Order.subscriber_id,
-                Order.source_modified_at,
-                Order.source_hash,
-                Order.deleted,
-                Order.deleted_at,
+                OrderRow.id,
+                OrderRow.provider_order_id,
+                OrderRow.subscriber_id,
+                OrderRow.source_modified_at,
+                OrderRow.source_hash,
+                OrderRow.deleted,
+                OrderRow.deleted_at,
             ).where(
-                Order.integration_id == store.integration_id,
-                Order.provider_order_id.in_(wanted[start : start + 500]),
+                OrderRow.integration_id == store.integration_id,
+                OrderRow.provider_order_id.in_(wanted[start : start + 500]),
             )
         ):
             found[row.provider_order_id] = _Row(
@@ -206,8 +207,12 @@ def _order_values(rec: records.Order, row: _Row) -> dict[str, Any]:
 def _write_orders(
     session: Session, store: StoreContext, provider: str, rows: dict[str, _Row]
 ) -> None:
-    table = Order.__table__
-    new = [(oid, row) for oid, row in rows.items() if row.id is None and row.winner]
+    table = OrderRow.__table__
+    new = [
+        (oid, row, row.winner)
+        for oid, row in rows.items()
+        if row.id is None and row.winner is not None
+    ]
     if new:
         # A plain executemany and one SELECT for the ids: INSERT ... RETURNING in
         # executemany form is several times slower on PostgreSQL.
@@ -215,19 +220,19 @@ def _write_orders(
             table.insert(),
             [
                 {
-                    **_order_values(row.winner, row),  # type: ignore[arg-type]
+                    **_order_values(winner, row),
                     "company_id": store.company_id,
                     "integration_id": store.integration_id,
                     "provider": provider,
                     "provider_order_id": oid,
                 }
-                for oid, row in new
+                for oid, row, winner in new
             ],
         )
-        for oid, row in _load(session, store, [oid for oid, _ in new]).items():
+        for oid, row in _load(session, store, [oid for oid, _, _ in new]).items():
             rows[oid].id = row.id
             rows[oid].inserted = True
-    inserted = {oid for oid, _ in new}
+    inserted = {oid for oid, _, _ in new}
     changed = [
         {"row_id": row.id, **_order_values(row.winner, row)}
         for oid, row in rows.items()
@@ -244,10 +249,10 @@ def _write_orders(
 
 
 def _write_lines(session: Session, store: StoreContext, rows: dict[str, _Row]) -> None:
-    written = [row for row in rows.values() if row.winner is not None]
+    written = [(row, row.winner) for row in rows.values() if row.winner is not None]
     if not written:
         return
-    ids = [row.id for row in written if not row.inserted]
+    ids = [row.id for row, _ in written if not row.inserted]
     for start in range(0, len(ids), 500):
         session.execute(
             delete(OrderLine)
@@ -269,8 +274,8 @@ def _write_lines(session: Session, store: StoreContext, rows: dict[str, _Row]) -
             "total_cents": item.total.minor,
             "image_url": (item.image_url or "")[:1000] or None,
         }
-        for row in written
-        for position, item in enumerate(row.winner.line_items)  # type: ignore[union-attr]
+        for row, winner in written
+        for position, item in enumerate(winner.line_items)
     ]
     if lines:
         session.execute(OrderLine.__table__.insert(), lines)
@@ -304,11 +309,11 @@ def properties(provider: str, rec: records.Order) -> dict[str, Any]:
     }
 
 
-def transitions(rec: records.Order) -> list[tuple[str, str]]:
+def transitions(rec: records.Order) -> list[tuple[EventName, str]]:
     """(event name, key suffix) pairs implied by the order's current state."""
-    if rec.state not in LIVE_STATES:
+    if rec.state not in ORDER_LIVE:
         return []
-    found = [("ecommerce.order_placed", "placed")]
+    found: list[tuple[EventName, str]] = [("ecommerce.order_placed", "placed")]
     if rec.state == "fulfilled":
         found.append(("ecommerce.order_fulfilled", "fulfilled"))
     if rec.state == "cancelled":
@@ -366,7 +371,7 @@ def _write_events(
                 name=event.name,
                 key=event.key,
                 occurred_at=event.occurred_at,
-                subscriber=_SubscriberRef(event.subscriber_id, event.email),  # type: ignore[arg-type]
+                subscriber=_SubscriberRef(event.subscriber_id, event.email),
                 properties=event.properties,
                 provider=provider,
                 integration_id=store.integration_id,
@@ -415,17 +420,17 @@ def mark_deleted(session: Session, store: StoreContext, provider_order_id: str) 
     (``order.restored``) wins (``freshness.is_deleted``).
     """
     row = session.execute(
-        select(Order.id, Order.subscriber_id, Order.source_modified_at).where(
-            Order.integration_id == store.integration_id,
-            Order.provider_order_id == provider_order_id,
+        select(OrderRow.id, OrderRow.subscriber_id, OrderRow.source_modified_at).where(
+            OrderRow.integration_id == store.integration_id,
+            OrderRow.provider_order_id == provider_order_id,
         )
     ).first()
     if row is None:
         return  # never seen: nothing to keep (an order needs a buyer to be stored)
     now = clock.now()
     session.execute(
-        update(Order)
-        .where(Order.id == row.id)
+        update(OrderRow)
+        .where(OrderRow.id == row.id)
         .values(deleted=freshness.is_deleted(row.source_modified_at, now), deleted_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -45,35 +45,36 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import attrs
-from sqlalchemy import and_, bindparam, case, func, not_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, not_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
 from storeflow.core import clock
 from storeflow.core.commerce.money import exponent, to_major
+from storeflow.core.statuses import ORDER_COUNTED
 from storeflow.core.storage.tables import (
     Integration,
-    Order,
     OrderLine,
-    Product,
+    OrderRow,
+    ProductRow,
     Subscriber,
-    Variant,
+    VariantRow,
 )
 
-COUNTED_STATES = ("placed", "fulfilled", "refunded")
 KEYS = ("ordersCount", "totalSpent", "ltv", "aov", "currency", "firstOrderAt", "lastOrderAt")
 
 
-def counted() -> Any:
+def counted() -> ColumnElement[bool]:
     """SQL condition: the order counts (see the module docstring)."""
     return and_(
-        Order.deleted.is_(False),
-        Order.state.in_(COUNTED_STATES),
-        Order.awaiting_payment.is_(False),
-        not_(and_(Order.refunded_cents > 0, Order.refunded_cents >= Order.total_cents)),
+        OrderRow.deleted.is_(False),
+        OrderRow.state.in_(ORDER_COUNTED),
+        OrderRow.awaiting_payment.is_(False),
+        not_(and_(OrderRow.refunded_cents > 0, OrderRow.refunded_cents >= OrderRow.total_cents)),
     )
 
 
-def _value() -> Any:
-    net = Order.total_cents - Order.refunded_cents
+def _value() -> ColumnElement[int]:
+    net = OrderRow.total_cents - OrderRow.refunded_cents
     return case((net < 0, 0), else_=net)
 
 
@@ -128,18 +129,18 @@ def number(value: Decimal) -> int | float:
     return float(value)
 
 
-def _totals_query(*group: Any) -> Any:
+def _totals_query(*group: InstrumentedAttribute[Any]) -> Select[*tuple[Any, ...]]:
     return (
         select(
             *group,
-            Order.currency,
+            OrderRow.currency,
             func.count(),
             func.sum(_value()),
-            func.min(Order.ordered_at),
-            func.max(Order.ordered_at),
+            func.min(OrderRow.ordered_at),
+            func.max(OrderRow.ordered_at),
         )
         .where(counted())
-        .group_by(*group, Order.currency)
+        .group_by(*group, OrderRow.currency)
     )
 
 
@@ -156,15 +157,16 @@ def refresh_many(session: Session, subscriber_ids: Iterable[int]) -> None:
     for chunk in _chunks(ids):
         totals: dict[int, list[Totals]] = defaultdict(list)
         rows = session.execute(
-            _totals_query(Order.subscriber_id).where(Order.subscriber_id.in_(chunk))
+            _totals_query(OrderRow.subscriber_id).where(OrderRow.subscriber_id.in_(chunk))
         )
         for sid, currency, count, value, first, last in rows:
             totals[sid].append(Totals(currency, count, int(value or 0), first, last))
-        current = dict(
-            session.execute(
+        current: dict[int, dict[str, Any]] = {
+            sid: values
+            for sid, values in session.execute(
                 select(Subscriber.id, Subscriber.attributes).where(Subscriber.id.in_(chunk))
-            ).all()
-        )
+            )
+        }
         now = clock.now()
         changes = []
         for sid in chunk:
@@ -193,7 +195,7 @@ def refresh(session: Session, subscriber_id: int) -> dict[str, Any]:
 
 
 def combined(session: Session, subscriber_id: int) -> dict[str, Any]:
-    rows = session.execute(_totals_query().where(Order.subscriber_id == subscriber_id))
+    rows = session.execute(_totals_query().where(OrderRow.subscriber_id == subscriber_id))
     return attributes(Totals(c, n, int(v or 0), f, la) for c, n, v, f, la in rows)
 
 
@@ -201,7 +203,7 @@ def per_store(session: Session, subscriber_id: int) -> list[dict[str, Any]]:
     """``[{integrationId, provider, storeUrl, attributes}]`` for every store with orders."""
     totals: dict[str, list[Totals]] = defaultdict(list)
     rows = session.execute(
-        _totals_query(Order.integration_id).where(Order.subscriber_id == subscriber_id)
+        _totals_query(OrderRow.integration_id).where(OrderRow.subscriber_id == subscriber_id)
     )
     for integration_id, currency, count, value, first, last in rows:
         totals[integration_id].append(Totals(currency, count, int(value or 0), first, last))
@@ -210,7 +212,7 @@ def per_store(session: Session, subscriber_id: int) -> list[dict[str, Any]]:
         select(Integration.id, Integration.provider, Integration.store_url)
         .where(
             Integration.id.in_(
-                select(Order.integration_id).where(Order.subscriber_id == subscriber_id)
+                select(OrderRow.integration_id).where(OrderRow.subscriber_id == subscriber_id)
             )
         )
         .order_by(Integration.created_at, Integration.id)
@@ -234,9 +236,9 @@ def purchased_products(session: Session, subscriber_id: int) -> list[dict[str, A
     """
     lines = session.execute(
         select(
-            Order.integration_id,
-            Order.provider,
-            Order.ordered_at,
+            OrderRow.integration_id,
+            OrderRow.provider,
+            OrderRow.ordered_at,
             OrderLine.provider_product_id,
             OrderLine.provider_variant_id,
             OrderLine.title,
@@ -244,9 +246,9 @@ def purchased_products(session: Session, subscriber_id: int) -> list[dict[str, A
             OrderLine.image_url,
             OrderLine.quantity,
         )
-        .join(Order, Order.id == OrderLine.order_id)
-        .where(Order.subscriber_id == subscriber_id, counted())
-        .order_by(Order.ordered_at, OrderLine.position)
+        .join(OrderRow, OrderRow.id == OrderLine.order_id)
+        .where(OrderRow.subscriber_id == subscriber_id, counted())
+        .order_by(OrderRow.ordered_at, OrderLine.position)
     ).all()
     bought: dict[tuple[str, str, str], dict[str, Any]] = {}
     for line in lines:
@@ -285,14 +287,14 @@ def _fill_from_catalogue(
         (row.integration_id, row.provider_product_id): row
         for row in session.execute(
             select(
-                Product.integration_id,
-                Product.provider_product_id,
-                Product.title,
-                Product.image_url,
-                Product.url,
+                ProductRow.integration_id,
+                ProductRow.provider_product_id,
+                ProductRow.title,
+                ProductRow.image_url,
+                ProductRow.url,
             ).where(
-                Product.integration_id.in_(integration_ids),
-                Product.provider_product_id.in_(product_ids),
+                ProductRow.integration_id.in_(integration_ids),
+                ProductRow.provider_product_id.in_(product_ids),
             )
         )
     }
@@ -300,14 +302,14 @@ def _fill_from_catalogue(
         (row.integration_id, row.provider_variant_id): row
         for row in session.execute(
             select(
-                Variant.integration_id,
-                Variant.provider_variant_id,
-                Variant.title,
-                Variant.image_url,
-                Variant.url,
+                VariantRow.integration_id,
+                VariantRow.provider_variant_id,
+                VariantRow.title,
+                VariantRow.image_url,
+                VariantRow.url,
             ).where(
-                Variant.integration_id.in_(integration_ids),
-                Variant.provider_variant_id.in_(variant_ids),
+                VariantRow.integration_id.in_(integration_ids),
+                VariantRow.provider_variant_id.in_(variant_ids),
             )
         )
     }

@@ -12,7 +12,26 @@ from datetime import datetime
 from typing import Any, Literal
 
 import attrs
+
 from storeflow.core.commerce.money import Money
+from storeflow.core.statuses import OrderStatus as OrderStatus
+
+# The canonical commerce events: what core appends to the event log and what
+# sequences trigger on (``storeflow.core.commerce.events.NAMES`` lists them).
+EventName = Literal[
+    "ecommerce.order_placed",
+    "ecommerce.order_cancelled",
+    "ecommerce.order_fulfilled",
+    "ecommerce.order_refunded",
+    "ecommerce.checkout_started",
+    "ecommerce.cart_started",
+    "ecommerce.cart_cleared",
+    "ecommerce.cart_abandoned",
+    "ecommerce.back_in_stock_requested",
+    "ecommerce.back_in_stock",
+    "ecommerce.back_in_stock_out_of_stock",
+    "ecommerce.replenishment_due",
+]
 
 
 @attrs.frozen
@@ -94,9 +113,6 @@ class Refund:
     reason: str = ""
 
 
-OrderStatus = Literal["pending", "placed", "fulfilled", "cancelled", "refunded", "ignored"]
-
-
 @attrs.frozen
 class Order:
     provider_order_id: str
@@ -127,7 +143,7 @@ class StoreEvent:
     """An activity event a store plugin reports directly (cart, checkout)."""
 
     event_id: str
-    name: str  # canonical event name, e.g. "ecommerce.cart_started"
+    name: EventName
     email: str
     occurred_at: datetime
     properties: dict[str, Any] = attrs.field(factory=dict)

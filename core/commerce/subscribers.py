@@ -13,19 +13,20 @@ profile that has none, so that a one-off gift order cannot rename anyone.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from datetime import datetime
 
+import attrs
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+
 from storeflow.core import clock
-from storeflow.core.accounts import normalize_email
 from storeflow.core.commerce import freshness, records
+from storeflow.core.commerce.freshness import Outcome
+from storeflow.core.emails import normalize_email
 from storeflow.core.errors import NotFound
 from storeflow.core.storage.tables import StoreCustomer, Subscriber
 from storeflow.core.storage.upsert import insert_ignore, insert_ignore_many
 from storeflow.core.stores.provider import StoreContext
-
-Outcome = Literal["upserted", "unchanged", "stale"]
 
 
 def upsert(
@@ -181,7 +182,7 @@ def upsert_customers(
     """
     keyed = [r for r in recs if r.provider_customer_id]
     ids = list({r.provider_customer_id or "" for r in keyed})
-    current: dict[str, dict[str, object]] = {}
+    current: dict[str, _Account] = {}
     for chunk in _chunks(ids, 500):
         for row in session.execute(
             select(
@@ -194,11 +195,9 @@ def upsert_customers(
                 StoreCustomer.provider_customer_id.in_(chunk),
             )
         ):
-            current[row.provider_customer_id] = {
-                "id": row.id,
-                "at": row.source_modified_at,
-                "hash": row.source_hash,
-            }
+            current[row.provider_customer_id] = _Account(
+                row.id, row.source_modified_at, row.source_hash
+            )
     subscriber_ids = ensure_many(
         session, store.company_id, ((r.email, r.first_name, r.last_name) for r in recs)
     )
@@ -209,17 +208,12 @@ def upsert_customers(
             outcomes.append("upserted")  # a guest: the subscriber is all there is
             continue
         digest = freshness.fingerprint(rec)
-        state = current.get(rec.provider_customer_id, {})
-        verdict = freshness.compare(
-            state.get("at"),  # type: ignore[arg-type]
-            state.get("hash"),  # type: ignore[arg-type]
-            _customer_time(rec),
-            digest,
-        )
+        state = current.get(rec.provider_customer_id, _Account(None))
+        verdict = freshness.compare(state.at, state.hash, _customer_time(rec), digest)
         if verdict != "newer":
             outcomes.append(verdict)
             continue
-        current[rec.provider_customer_id] = {**state, "at": _customer_time(rec), "hash": digest}
+        current[rec.provider_customer_id] = _Account(state.id, _customer_time(rec), digest)
         winners[rec.provider_customer_id] = (rec, digest)
         outcomes.append("upserted")
     _write_customers(session, store, winners, current, subscriber_ids)
@@ -233,7 +227,16 @@ def upsert_customers(
     return outcomes
 
 
-def _customer_time(rec: records.Customer) -> object:
+@attrs.frozen
+class _Account:
+    """The stored version of one store account (``id`` None: not stored yet)."""
+
+    id: int | None
+    at: datetime | None = None
+    hash: str | None = None
+
+
+def _customer_time(rec: records.Customer) -> datetime | None:
     # A never-modified customer has date_modified_gmt null: its creation time is its version.
     return rec.modified_at or rec.created_at
 
@@ -242,7 +245,7 @@ def _write_customers(
     session: Session,
     store: StoreContext,
     winners: dict[str, tuple[records.Customer, str]],
-    current: dict[str, dict[str, object]],
+    current: dict[str, _Account],
     subscriber_ids: dict[str, int],
 ) -> None:
     from sqlalchemy import bindparam
@@ -257,7 +260,7 @@ def _write_customers(
             "source_modified_at": _customer_time(rec),
             "source_hash": digest,
         }
-        if current[pid].get("id") is None:
+        if current[pid].id is None:
             inserts.append(
                 {
                     "company_id": store.company_id,
@@ -267,7 +270,7 @@ def _write_customers(
                 }
             )
         else:
-            updates.append({"row_id": current[pid]["id"], **values})
+            updates.append({"row_id": current[pid].id, **values})
     table = StoreCustomer.__table__
     if inserts:
         session.execute(table.insert(), inserts)

@@ -25,23 +25,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal, TypeGuard, get_args
 
 import attrs
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
+
 from storeflow.core import clock
 from storeflow.core.commerce import ingest, records
+from storeflow.core.commerce.freshness import Outcome
 from storeflow.core.commerce.money import MoneyError
 from storeflow.core.errors import NotFound, StoreflowError, ValidationFailed
 from storeflow.core.storage.tables import Base, Integration, SyncRun
 from storeflow.core.storage.upsert import insert_ignore
 from storeflow.core.stores import integrations
+from storeflow.core.stores.provider import Provider, StoreContext
 
 log = logging.getLogger(__name__)
 
-RESOURCES = ("products", "customers", "orders")
+Resource = Literal["products", "customers", "orders"]
+RESOURCES: tuple[Resource, ...] = get_args(Resource)
 MAX_ITEMS = 500
 ERROR_LIMIT = 2000
 
@@ -52,7 +57,7 @@ class Batch:
     page: int
     is_last: bool
     items: list[Any]
-    resources: tuple[str, ...] | None = None
+    resources: tuple[Resource, ...] | None = None
 
 
 def _problem(path: str, message: str) -> dict[str, str]:
@@ -89,23 +94,28 @@ def parse_batch(data: Any) -> Batch:
     if resources is not None and (
         not isinstance(resources, list)
         or not resources
-        or any(r not in RESOURCES for r in resources)
+        or not all(is_resource(r) for r in resources)
     ):
         problems.append(
             _problem("$.resources", f"expected a non-empty subset of {list(RESOURCES)}")
         )
-    if problems:
+    # The isinstance checks repeat the ones above for the type checker.
+    if problems or not isinstance(run_id, str) or not isinstance(items, list):
         raise ValidationFailed(
             f"The sync batch is not valid: {problems[0]['path']}: {problems[0]['message']}.",
             details=problems,
         )
     return Batch(
-        sync_run_id=run_id.strip(),  # type: ignore[union-attr]
+        sync_run_id=run_id.strip(),
         page=page,
         is_last=is_last,
-        items=items,  # type: ignore[arg-type]
-        resources=tuple(resources) if resources else None,
+        items=items,
+        resources=tuple(r for r in resources if is_resource(r)) if resources else None,
     )
+
+
+def is_resource(value: object) -> TypeGuard[Resource]:
+    return value in RESOURCES
 
 
 @attrs.define
@@ -145,7 +155,7 @@ def _failure(index: int, item: Any, code: str, message: str) -> dict[str, Any]:
 
 
 def check_resource(resource: str) -> None:
-    if resource not in RESOURCES:
+    if not is_resource(resource):
         raise NotFound(
             f"storeflow syncs {', '.join(RESOURCES)}; there is no {resource[:40]!r} resource",
             code="unknown_resource",
@@ -162,7 +172,7 @@ class Prepared:
     ignored: int
 
 
-def map_batch(store: Any, provider: Any, resource: str, batch: Batch) -> Prepared:
+def map_batch(store: StoreContext, provider: Provider, resource: str, batch: Batch) -> Prepared:
     """Map every item of a page; a bad item becomes a failure, never an exception.
 
     Pure CPU work: the web layer runs it before opening the write transaction.
@@ -185,7 +195,7 @@ def map_batch(store: Any, provider: Any, resource: str, batch: Batch) -> Prepare
 
 
 def apply_batch(
-    session: Session, integration: Integration, provider: Any, resource: str, batch: Batch
+    session: Session, integration: Integration, provider: Provider, resource: str, batch: Batch
 ) -> BatchResult:
     """Map and apply one page; record progress. The caller owns the transaction."""
     prepared = map_batch(integrations.context(integration), provider, resource, batch)
@@ -210,7 +220,7 @@ def apply_prepared(
 
 def _apply(
     session: Session,
-    store: Any,
+    store: StoreContext,
     provider: str,
     batch: Batch,
     mapped: list[tuple[int, records.Mapped]],
@@ -235,7 +245,7 @@ def _apply(
 
 def _apply_one_by_one(
     session: Session,
-    store: Any,
+    store: StoreContext,
     provider: str,
     batch: Batch,
     mapped: list[tuple[int, records.Mapped]],
@@ -270,7 +280,7 @@ def _apply_one_by_one(
         _count(result, outcomes)
 
 
-def _count(result: BatchResult, outcomes: list[ingest.Outcome]) -> None:
+def _count(result: BatchResult, outcomes: list[Outcome]) -> None:
     """One item's outcome: written if any of its records was, else skipped."""
     if "upserted" in outcomes or not outcomes:
         result.upserted += 1
@@ -379,7 +389,7 @@ def _refresh_statistics(session: Session, resource: str, pages: int) -> None:
         session.execute(text(f"ANALYZE {table}"))
 
 
-def _finish_run(session: Session, integration: Integration, batch: Batch, now: Any) -> bool:
+def _finish_run(session: Session, integration: Integration, batch: Batch, now: datetime) -> bool:
     expected = set(_run_resources(session, integration, batch))
     rows = session.execute(
         select(SyncRun.resource, SyncRun.finished_at, SyncRun.failed).where(
@@ -395,7 +405,9 @@ def _finish_run(session: Session, integration: Integration, batch: Batch, now: A
     return True
 
 
-def _run_resources(session: Session, integration: Integration, batch: Batch) -> tuple[str, ...]:
+def _run_resources(
+    session: Session, integration: Integration, batch: Batch
+) -> tuple[Resource, ...]:
     # Plugin commands are another feature's table: looked up by name, so that sync
     # works (with the default resources) in a schema without it.
     commands = Base.metadata.tables.get("plugin_commands")
@@ -407,7 +419,7 @@ def _run_resources(session: Session, integration: Integration, batch: Batch) -> 
             )
         )
     if command:
-        return tuple(name for name in command if name in RESOURCES)
+        return tuple(name for name in command if is_resource(name))
     return batch.resources or RESOURCES
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
 from storeflow.core.storage.tables import Subscriber
 
 

@@ -8,7 +8,7 @@ behaves the same on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -21,12 +21,30 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
 from storeflow.core.clock import now
+from storeflow.core.commerce.records import EventName
+from storeflow.core.statuses import (
+    CommandStatus,
+    ConnectStatus,
+    DeliveryStatus,
+    EnrollmentStatus,
+    Health,
+    IntegrationStatus,
+    JobStatus,
+    MessageStatus,
+    OrderStatus,
+    SequenceStatus,
+    StepStatus,
+    SubscriberStatus,
+)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -44,18 +62,20 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
         return value.astimezone(UTC).replace(tzinfo=None)
 
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
+    # Every mapping here is a plain Table (SQLAlchemy types it as any FromClause).
+    __table__: ClassVar[Table]
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
 
@@ -121,7 +141,7 @@ class Integration(Base):
     provider: Mapped[str] = mapped_column(String(40))
     store_url: Mapped[str] = mapped_column(String(500), default="")
     name: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[str] = mapped_column(String(20), default="connected")
+    status: Mapped[IntegrationStatus] = mapped_column(String(20), default="connected")
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # Verifies provider-native webhooks (WooCommerce HMAC); must be readable to verify.
@@ -138,12 +158,13 @@ class Integration(Base):
     last_seen_at: Mapped[datetime | None]
     last_sync_at: Mapped[datetime | None]
     last_sync_error: Mapped[str | None] = mapped_column(Text)
-    # Connection lifecycle (storeflow.core.stores.connections) and health (storeflow.core.stores.health; issue 3).
+    # Connection lifecycle (storeflow.core.stores.connections) and health
+    # (storeflow.core.stores.health).
     connected_at: Mapped[datetime | None]
     disconnected_at: Mapped[datetime | None]
     disconnect_reason: Mapped[str | None] = mapped_column(Text)
     # healthy | stale | failing: recomputed by heartbeats and by the sweeper.
-    health: Mapped[str] = mapped_column(String(20), default="healthy", server_default="healthy")
+    health: Mapped[Health] = mapped_column(String(20), default="healthy", server_default="healthy")
     health_reasons: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     health_changed_at: Mapped[datetime | None]
     # The last heartbeat's report: {"queue": {"pending", "failed"}, "lastError", "storeUrl"}.
@@ -181,8 +202,7 @@ class InboundDelivery(Base):
     dedupe_key: Mapped[str] = mapped_column(String(200))
     headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     body: Mapped[bytes] = mapped_column(LargeBinary)
-    # pending -> processed | ignored | failed (failed keeps its reason; replayable)
-    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    status: Mapped[DeliveryStatus] = mapped_column(String(20), default="pending", index=True)
     error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=now)
     processed_at: Mapped[datetime | None]
@@ -203,8 +223,7 @@ class Job(Base):
     key: Mapped[str] = mapped_column(String(200))
     ref_id: Mapped[int | None] = mapped_column(BigInteger)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # pending -> running -> done | dead ; running with an expired lease is re-run.
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[JobStatus] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     available_at: Mapped[datetime] = mapped_column(default=now)
     lease_until: Mapped[datetime | None]
@@ -224,7 +243,7 @@ class Subscriber(Base):
     email: Mapped[str] = mapped_column(String(320))  # trimmed, lower-cased
     first_name: Mapped[str] = mapped_column(String(200), default="")
     last_name: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    status: Mapped[SubscriberStatus] = mapped_column(String(20), default="active")
     tags: Mapped[list[Any]] = mapped_column(default=list)
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = _created()
@@ -248,7 +267,7 @@ class StoreCustomer(Base):
     source_hash: Mapped[str | None] = mapped_column(String(32))
 
 
-class Product(Base):
+class ProductRow(Base):
     __tablename__ = "products"
     __table_args__ = (UniqueConstraint("integration_id", "provider_product_id"),)
     id: Mapped[int] = _id()
@@ -275,7 +294,7 @@ class Product(Base):
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
 
 
-class Variant(Base):
+class VariantRow(Base):
     __tablename__ = "variants"
     __table_args__ = (UniqueConstraint("integration_id", "provider_variant_id"),)
     id: Mapped[int] = _id()
@@ -298,7 +317,7 @@ class Variant(Base):
     deleted_at: Mapped[datetime | None]
 
 
-class Order(Base):
+class OrderRow(Base):
     __tablename__ = "orders"
     __table_args__ = (UniqueConstraint("integration_id", "provider_order_id"),)
     id: Mapped[int] = _id()
@@ -310,9 +329,7 @@ class Order(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
     email: Mapped[str] = mapped_column(String(320))
     status: Mapped[str] = mapped_column(String(40))  # provider status verbatim
-    state: Mapped[str] = mapped_column(
-        String(20)
-    )  # placed | fulfilled | cancelled | refunded | ...
+    state: Mapped[OrderStatus] = mapped_column(String(20))
     currency: Mapped[str] = mapped_column(String(3))
     total_cents: Mapped[int] = mapped_column(BigInteger)
     refunded_cents: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -351,7 +368,7 @@ class Event(Base):
     )
     id: Mapped[int] = _id()
     company_id: Mapped[int] = _company()
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[EventName] = mapped_column(String(100))
     idempotency_key: Mapped[str] = mapped_column(String(300))
     subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id"), index=True)
     email: Mapped[str | None] = mapped_column(String(320))
@@ -374,9 +391,9 @@ class Sequence(Base):
     company_id: Mapped[int] = _company()
     slug: Mapped[str] = mapped_column(String(120))
     name: Mapped[str] = mapped_column(String(300), default="")
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    status: Mapped[SequenceStatus] = mapped_column(String(20), default="active")
     priority: Mapped[int] = mapped_column(Integer, default=50)
-    trigger_event: Mapped[str] = mapped_column(String(100), index=True)
+    trigger_event: Mapped[EventName] = mapped_column(String(100), index=True)
     definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
     source: Mapped[str] = mapped_column(String(300), default="api")  # "api" or the rule file
     created_at: Mapped[datetime] = _created()
@@ -401,10 +418,10 @@ class Enrollment(Base):
     )
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
     email: Mapped[str] = mapped_column(String(320))
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    status: Mapped[EnrollmentStatus] = mapped_column(String(20), default="active")
     stop_reason: Mapped[str | None] = mapped_column(Text)
     entry_event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
-    entry_event_name: Mapped[str] = mapped_column(String(100))
+    entry_event_name: Mapped[EventName] = mapped_column(String(100))
     entry_properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
     match_value: Mapped[str | None] = mapped_column(String(300))
     active_key: Mapped[str | None] = mapped_column(String(300))
@@ -425,7 +442,7 @@ class EnrollmentStep(Base):
     enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    status: Mapped[StepStatus] = mapped_column(String(20), default="scheduled")
     due_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
     detail: Mapped[str | None] = mapped_column(Text)
@@ -446,8 +463,7 @@ class Message(Base):
     subject: Mapped[str] = mapped_column(String(1000), default="")
     body: Mapped[str] = mapped_column(Text, default="")
     sender: Mapped[str] = mapped_column(String(320), default="")
-    # queued -> sending -> sent | unknown | failed ; skipped (stopped or capped)
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[MessageStatus] = mapped_column(String(20), default="queued")
     reason: Mapped[str | None] = mapped_column(Text)
     lease_until: Mapped[datetime | None]
     message_id: Mapped[str] = mapped_column(String(300))
@@ -462,7 +478,7 @@ class Message(Base):
     unsubscribe_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
-# --- connections (issue 3) ------------------------------------------------------------
+# --- connections -----------------------------------------------------------------------
 
 
 class ConnectRequest(Base):
@@ -484,8 +500,7 @@ class ConnectRequest(Base):
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     requester_ip: Mapped[str | None] = mapped_column(String(64))
-    # pending -> approved -> claimed ; pending -> denied ; pending | approved -> expired
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[ConnectStatus] = mapped_column(String(20), default="pending")
     company_id: Mapped[int | None] = mapped_column(
         ForeignKey("companies.id", ondelete="CASCADE"), index=True
     )
@@ -514,8 +529,7 @@ class PluginCommand(Base):
     integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(20), default="sync")
     resources: Mapped[list[Any]] = mapped_column(default=list)
-    # requested -> delivered -> running -> completed | failed ; waiting -> cancelled
-    status: Mapped[str] = mapped_column(String(20), default="requested")
+    status: Mapped[CommandStatus] = mapped_column(String(20), default="requested")
     pending_key: Mapped[str | None] = mapped_column(String(40))
     reason: Mapped[str] = mapped_column(String(40), default="manual")  # initial | manual
     detail: Mapped[str | None] = mapped_column(Text)
@@ -526,7 +540,7 @@ class PluginCommand(Base):
     finished_at: Mapped[datetime | None]
 
 
-# --- sync (issue 4) ---------------------------------------------------------------------
+# --- sync ------------------------------------------------------------------------------
 
 
 class SyncRun(Base):

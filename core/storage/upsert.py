@@ -11,11 +11,12 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
-_STATEMENTS: dict[tuple[str, str, tuple[str, ...] | None], Any] = {}
+_STATEMENTS: dict[tuple[str, str, tuple[str, ...] | None], ReturningInsert[Any]] = {}
 
 
-def _statement(dialect: str, table: Table, conflict: list[str] | None) -> Any:
+def _statement(dialect: str, table: Table, conflict: list[str] | None) -> ReturningInsert[Any]:
     """One compiled-once statement per table and conflict target (the request hot path)."""
     key = (dialect, table.name, tuple(conflict) if conflict else None)
     stmt = _STATEMENTS.get(key)

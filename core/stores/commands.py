@@ -13,27 +13,33 @@ waits), so two "Sync Store" clicks queue one command, even when they race.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+
 from storeflow.core import clock
+from storeflow.core.commerce.sync import RESOURCES, Resource
 from storeflow.core.errors import Conflict, NotFound
+from storeflow.core.statuses import COMMAND_FINISHED, COMMAND_WAITING, CommandAck, CommandState
+from storeflow.core.storage.db import rows_changed
 from storeflow.core.storage.tables import Integration, PluginCommand
 from storeflow.core.storage.upsert import insert_ignore
-from storeflow.core.work import jobs
 
-SYNC_RESOURCES = ("products", "customers", "orders")
-WAITING = ("requested", "delivered")
-FINISHED = ("completed", "failed", "cancelled")
-ACK_STATUSES = ("started", "completed", "failed")
+if TYPE_CHECKING:
+    from storeflow.core.runtime import Runtime
+
+# Names this module has always offered (the admin API and tests use them).
+SYNC_RESOURCES = RESOURCES
+WAITING = COMMAND_WAITING
 # A plugin that said "started" and never finished is presumed dead after this long.
 RUN_TIMEOUT = timedelta(hours=6)
 DETAIL_LIMIT = 2000
 
 
-def _iso(value: Any) -> str | None:
+def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
@@ -42,18 +48,19 @@ def request_sync(
     integration: Integration,
     *,
     reason: str = "manual",
-    resources: tuple[str, ...] | list[str] = SYNC_RESOURCES,
+    resources: Sequence[Resource] = RESOURCES,
 ) -> tuple[PluginCommand, bool]:
     """Queue a sync unless one already waits; return the waiting command and whether it is new.
 
     A click that asks for resources the waiting command lacks widens that command.
     """
-    wanted = [name for name in SYNC_RESOURCES if name in resources]
-    command_id = insert_ignore(
+    wanted = [name for name in RESOURCES if name in resources]
+    command_id = "cmd_" + uuid.uuid4().hex
+    inserted = insert_ignore(
         session,
         PluginCommand.__table__,
         {
-            "id": "cmd_" + uuid.uuid4().hex,
+            "id": command_id,
             "company_id": integration.company_id,
             "integration_id": integration.id,
             "type": "sync",
@@ -66,7 +73,7 @@ def request_sync(
         },
         ["integration_id", "pending_key"],
     )
-    if command_id is not None:
+    if inserted is not None:
         return session.get_one(PluginCommand, command_id), True
     waiting = session.scalars(
         select(PluginCommand).where(
@@ -74,7 +81,7 @@ def request_sync(
         )
     ).one()
     if not set(wanted) <= set(waiting.resources):
-        waiting.resources = [n for n in SYNC_RESOURCES if n in set(wanted) | set(waiting.resources)]
+        waiting.resources = [n for n in RESOURCES if n in set(wanted) | set(waiting.resources)]
     return waiting, False
 
 
@@ -85,7 +92,7 @@ def deliver(session: Session, integration: Integration) -> list[PluginCommand]:
         select(PluginCommand)
         .where(
             PluginCommand.integration_id == integration.id,
-            PluginCommand.status.in_(WAITING),
+            PluginCommand.status.in_(COMMAND_WAITING),
         )
         .order_by(PluginCommand.requested_at, PluginCommand.id)
     ).all()
@@ -100,7 +107,7 @@ def acknowledge(
     session: Session,
     integration: Integration,
     command_id: str,
-    status: str,
+    status: CommandAck,
     detail: str | None = None,
 ) -> PluginCommand:
     """Apply the plugin's ``started``/``completed``/``failed``; repeating one is harmless."""
@@ -112,7 +119,7 @@ def acknowledge(
     if command is None:  # includes another integration's command: not ours to see
         raise NotFound("no such command for this installation", code="command_not_found")
     detail = detail[:DETAIL_LIMIT] if detail else None
-    if command.status in FINISHED:
+    if command.status in COMMAND_FINISHED:
         if command.status == status:
             return command  # the same final answer again (a retry): nothing changes
         raise Conflict(f"command {command.id} is already {command.status}", code="command_finished")
@@ -140,16 +147,16 @@ def _record_sync(integration: Integration, command: PluginCommand) -> None:
 
 def cancel_waiting(session: Session, integration: Integration, detail: str) -> int:
     """Cancel commands not yet started (on disconnect or reconnect); return how many."""
-    result = session.execute(
+    return rows_changed(
+        session,
         update(PluginCommand)
         .where(
             PluginCommand.integration_id == integration.id,
-            PluginCommand.status.in_(WAITING),
+            PluginCommand.status.in_(COMMAND_WAITING),
         )
         .values(status="cancelled", pending_key=None, finished_at=clock.now(), detail=detail)
-        .execution_options(synchronize_session="fetch")
+        .execution_options(synchronize_session="fetch"),
     )
-    return result.rowcount
 
 
 def latest_sync(session: Session, integration_id: str) -> PluginCommand | None:
@@ -172,7 +179,7 @@ def recent(session: Session, integration_id: str, limit: int = 10) -> list[Plugi
     )
 
 
-def time_out_running(rt: Any, session: Session) -> None:
+def time_out_running(rt: Runtime, session: Session) -> None:
     """Periodic: a run the plugin never finished is failed, so the UI stops saying "running"."""
     cutoff = clock.now() - RUN_TIMEOUT
     stuck = session.scalars(
@@ -185,9 +192,6 @@ def time_out_running(rt: Any, session: Session) -> None:
         command.detail = f"no completion reported within {RUN_TIMEOUT} of the start"
         if command.type == "sync":
             _record_sync(session.get_one(Integration, command.integration_id), command)
-
-
-jobs.PERIODIC.append(time_out_running)
 
 
 def wire_json(command: PluginCommand) -> dict[str, Any]:
@@ -205,7 +209,7 @@ def state_json(command: PluginCommand) -> dict[str, Any]:
     return {
         "commandId": command.id,
         "type": command.type,
-        "state": "requested" if command.status in WAITING else command.status,
+        "state": state_of(command),
         "reason": command.reason,
         "resources": list(command.resources),
         "detail": command.detail,
@@ -215,3 +219,8 @@ def state_json(command: PluginCommand) -> dict[str, Any]:
         "startedAt": _iso(command.started_at),
         "finishedAt": _iso(command.finished_at),
     }
+
+
+def state_of(command: PluginCommand) -> CommandState:
+    # Delivered or not, a command that waits for the plugin is still "requested".
+    return "requested" if command.status == "delivered" else command.status

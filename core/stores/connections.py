@@ -21,17 +21,22 @@ import re
 import secrets
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+
 from storeflow.core import accounts, clock
 from storeflow.core.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from storeflow.core.statuses import CONNECT_OPEN, ConnectStatus
+from storeflow.core.storage.db import rows_changed
 from storeflow.core.storage.tables import Company, ConnectRequest, Integration
 from storeflow.core.stores import commands, health, integrations
-from storeflow.core.work import jobs
+
+if TYPE_CHECKING:
+    from storeflow.core.runtime import Runtime
 
 REQUEST_TTL = timedelta(minutes=15)
 POLL_INTERVAL_SECONDS = 5
@@ -84,7 +89,11 @@ def canonical_store_url(url: str) -> str:
         parts = urlsplit(url.strip())
     except ValueError:  # a malformed legacy value: compare it as plain text
         return url.strip().rstrip("/").lower()
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
+    out = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
+    # Dropping the fragment can expose whitespace the first strip could not see: repeat
+    # until nothing changes, so the form is a fixed point (reconnects compare it).
+    trimmed = out.strip()
+    return out if trimmed == out else canonical_store_url(trimmed)
 
 
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
@@ -151,9 +160,9 @@ def get(session: Session, request_id: str) -> ConnectRequest:
     return request
 
 
-def status_of(request: ConnectRequest) -> str:
+def status_of(request: ConnectRequest) -> ConnectStatus:
     """The status a client sees: an undecided or unclaimed request past its time is expired."""
-    if request.status in ("pending", "approved") and clock.now() >= request.expires_at:
+    if request.status in CONNECT_OPEN and clock.now() >= request.expires_at:
         return "expired"
     return request.status
 
@@ -172,11 +181,17 @@ def _ensure_pending(request: ConnectRequest) -> None:
         )
 
 
-def _decide(session: Session, request: ConnectRequest, status: str, decided_by: str) -> None:
+def _decide(
+    session: Session,
+    request: ConnectRequest,
+    status: Literal["approved", "denied"],
+    decided_by: str,
+) -> None:
     """Move pending -> ``status`` with a conditional UPDATE, so two deciders cannot both win."""
     _ensure_pending(request)
     now = clock.now()
-    result = session.execute(
+    decided = rows_changed(
+        session,
         update(ConnectRequest)
         .where(
             ConnectRequest.id == request.id,
@@ -184,9 +199,9 @@ def _decide(session: Session, request: ConnectRequest, status: str, decided_by: 
             ConnectRequest.expires_at > now,
         )
         .values(status=status, decided_at=now, decided_by=decided_by[:400])
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if result.rowcount != 1:
+    if decided != 1:
         session.refresh(request)
         _ensure_pending(request)  # raises with the reason it is no longer pending
         raise Conflict("this connect request changed; try again", code="connect_request_decided")
@@ -271,7 +286,7 @@ def _forget_unclaimed(session: Session, integration: Integration, keep: str | No
     )
 
 
-_WIPED: dict[str, Any] = {
+_WIPED: dict[str, None] = {
     "installation_token": None,
     "signing_secret": None,
     "webhook_secret": None,
@@ -309,13 +324,14 @@ def poll(session: Session, request_id: str, poll_token: str) -> dict[str, Any]:
         "companyId": request.company_id,
     }
     # Claim with a conditional UPDATE: of two concurrent polls exactly one gets the secrets.
-    claimed = session.execute(
+    claimed = rows_changed(
+        session,
         update(ConnectRequest)
         .where(ConnectRequest.id == request.id, ConnectRequest.status == "approved")
         .values(status="claimed", claimed_at=clock.now(), **_WIPED)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if claimed.rowcount != 1:
+    if claimed != 1:
         raise Conflict(
             "the credentials of this connect request were already handed out",
             code="already_claimed",
@@ -338,20 +354,17 @@ def disconnect(session: Session, integration: Integration, *, by: str, reason: s
     health.refresh(session, integration)
 
 
-def expire_requests(rt: Any, session: Session) -> None:
+def expire_requests(rt: Runtime, session: Session) -> None:
     """Periodic: mark requests past their time expired and wipe unclaimed plaintext."""
     session.execute(
         update(ConnectRequest)
         .where(
-            ConnectRequest.status.in_(("pending", "approved")),
+            ConnectRequest.status.in_(CONNECT_OPEN),
             ConnectRequest.expires_at <= clock.now(),
         )
         .values(status="expired", **_WIPED)
         .execution_options(synchronize_session=False)
     )
-
-
-jobs.PERIODIC.append(expire_requests)
 
 
 def request_json(request: ConnectRequest) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Integration health: heartbeats in, ``healthy`` / ``stale`` / ``failing`` out.
 
 Health is stored on the integration and recomputed on every heartbeat and by the
-sweeper (``jobs.PERIODIC``), so an integration turns ``stale`` when its plugin goes
+sweeper (the ``integration-health`` sweep), so an integration turns ``stale`` when its plugin goes
 quiet even though no request arrives to notice it. The admin API shows the stored
 value and the reasons behind it.
 
@@ -15,14 +15,18 @@ value and the reasons behind it.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+
 from storeflow.core import clock
+from storeflow.core.statuses import Health
 from storeflow.core.storage.tables import InboundDelivery, Integration
 from storeflow.core.stores import commands
-from storeflow.core.work import jobs
+
+if TYPE_CHECKING:
+    from storeflow.core.runtime import Runtime
 
 STALE_AFTER = timedelta(minutes=15)
 # "Deliveries keep failing": this many most recent deliveries failed, none in between.
@@ -56,7 +60,7 @@ def record_heartbeat(
     refresh(session, integration, now)
 
 
-def evaluate(session: Session, integration: Integration, now: datetime) -> tuple[str, list[str]]:
+def evaluate(session: Session, integration: Integration, now: datetime) -> tuple[Health, list[str]]:
     """The health and the reasons for it, from what is stored."""
     if integration.status != "connected":
         return "stale", ["not_connected"]
@@ -112,7 +116,7 @@ def refresh(session: Session, integration: Integration, now: datetime | None = N
     return True
 
 
-def sweep(rt: Any, session: Session) -> None:
+def sweep(rt: Runtime, session: Session) -> None:
     """Periodic: recompute every integration that can change (connected, or not yet stale)."""
     now = clock.now()
     rows = session.scalars(
@@ -142,6 +146,3 @@ def recent_failures(session: Session, integration_id: str, limit: int = 10) -> l
         }
         for row in rows
     ]
-
-
-jobs.PERIODIC.append(sweep)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import secrets
 import uuid
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+
 from storeflow.core.errors import NotFound
+from storeflow.core.statuses import IntegrationStatus
 from storeflow.core.storage.tables import Company, Integration
 from storeflow.core.stores.provider import StoreContext
 
@@ -25,7 +28,7 @@ def create(
     name: str = "",
     currency: str = "USD",
     timezone: str = "UTC",
-    status: str = "connected",
+    status: IntegrationStatus = "connected",
 ) -> Integration:
     integration = Integration(
         id="int_" + uuid.uuid4().hex,
@@ -64,3 +67,15 @@ def context(integration: Integration) -> StoreContext:
         currency=integration.currency,
         timezone=integration.timezone,
     )
+
+
+def listing(
+    session: Session, *, company_id: int | None = None, integration_id: str | None = None
+) -> list[Integration]:
+    """Integrations in creation order, optionally of one company or one id."""
+    query = select(Integration).order_by(Integration.created_at)
+    if company_id is not None:
+        query = query.where(Integration.company_id == company_id)
+    if integration_id:
+        query = query.where(Integration.id == integration_id)
+    return list(session.scalars(query))

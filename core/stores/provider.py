@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
+
 from storeflow.core.commerce.records import Mapped
 
 

@@ -16,11 +16,16 @@ from typing import Any
 import attrs
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
+
 from storeflow.core import clock
+from storeflow.core.statuses import JobStatus
+from storeflow.core.storage.db import rows_changed
 from storeflow.core.storage.tables import Job, Message
 from storeflow.core.storage.upsert import insert_ignore
 
 NEW_JOBS = "storeflow.new_jobs"
+# Why a send whose claim expired is ``unknown``: it may or may not have left.
+UNKNOWN_REASON = "the sender stopped after claiming the message; it may or may not have been sent"
 
 
 def add(
@@ -60,7 +65,8 @@ def add(
 def claim(session: Session, job_id: int, lease_seconds: float) -> Job | None:
     """Take the job if it is due and free (or its holder's lease ran out)."""
     now = clock.now()
-    result = session.execute(
+    claimed = rows_changed(
+        session,
         update(Job)
         .where(
             Job.id == job_id,
@@ -74,9 +80,9 @@ def claim(session: Session, job_id: int, lease_seconds: float) -> Job | None:
             attempts=Job.attempts + 1,
             lease_until=now + timedelta(seconds=lease_seconds),
         )
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if result.rowcount != 1:
+    if claimed != 1:
         return None
     return session.execute(select(Job).where(Job.id == job_id)).scalar_one()
 
@@ -95,31 +101,32 @@ def due_ids(session: Session, limit: int) -> list[int]:
 
 def complete(session: Session, job_id: int, attempt: int) -> bool:
     """Mark done, but only if we still hold it (nobody re-claimed it after our lease)."""
-    result = session.execute(
+    done = rows_changed(
+        session,
         update(Job)
         .where(Job.id == job_id, Job.status == "running", Job.attempts == attempt)
         .values(status="done", done_at=clock.now(), lease_until=None)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return result.rowcount == 1
+    return done == 1
 
 
-def fail(session: Session, job_id: int, attempt: int, error: str, max_attempts: int) -> str:
+def fail(session: Session, job_id: int, attempt: int, error: str, max_attempts: int) -> JobStatus:
     """Record a failed attempt: retry later with backoff, or park as dead."""
-    dead = attempt >= max_attempts
+    status: JobStatus = "dead" if attempt >= max_attempts else "pending"
     delay = min(3600.0, 2.0**attempt)
     session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == "running", Job.attempts == attempt)
         .values(
-            status="dead" if dead else "pending",
+            status=status,
             last_error=error[:4000],
             lease_until=None,
             available_at=clock.now() + timedelta(seconds=delay),
         )
         .execution_options(synchronize_session=False)
     )
-    return "dead" if dead else "pending"
+    return status
 
 
 @attrs.frozen
@@ -150,16 +157,17 @@ def sweep(session: Session, *, max_attempts: int, limit: int = 1000) -> SweepRep
         )
     # A message claimed for sending whose lease ran out may or may not have reached
     # the SMTP server: never resend blindly; surface it as unknown.
-    unknown = session.execute(
+    unknown = rows_changed(
+        session,
         update(Message)
         .where(Message.status == "sending", Message.lease_until < now)
         .values(
             status="unknown",
-            reason="the sender stopped after claiming the message; it may or may not have been sent",
+            reason=UNKNOWN_REASON,
             lease_until=None,
         )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     return SweepReport(
         enqueue=retry + due_ids(session, limit), dead=len(exhausted), unknown_messages=unknown
     )

@@ -1,10 +1,9 @@
-"""The Huey instance and the coalescing waker.
+"""The Huey queue and the coalescing waker.
 
 Huey is only the fast wake-up path: tasks carry job ids, the ``jobs`` table is
 the record. ``SqliteHuey`` under the var dir by default, ``RedisHuey`` when
-``STOREFLOW_REDIS_URL`` is set, ``MemoryHuey`` in immediate mode (tests).
-Task decorators bind to the instance at import time, so it is built here, once,
-from the environment.
+``STOREFLOW_REDIS_URL`` is set, ``MemoryHuey`` in immediate mode (tests). The
+instance is built by the runtime factory, never at import.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 from huey import MemoryHuey, RedisHuey, SqliteHuey
 from huey.api import Huey
+
 from storeflow.core import config
 
 log = logging.getLogger(__name__)
@@ -26,10 +26,8 @@ def build_huey(settings: config.Settings) -> Huey:
         return MemoryHuey("storeflow", immediate=True)
     if settings.redis_url:
         return RedisHuey("storeflow", url=settings.redis_url)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
     return SqliteHuey("storeflow", filename=str(settings.queue_path))
-
-
-huey: Huey = build_huey(config.load())
 
 
 class Waker:

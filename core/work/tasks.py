@@ -1,60 +1,33 @@
-"""Huey tasks: thin wrappers that open units of work and call core functions.
+"""The worker's side of the outbox: run claimed jobs, drain what is due, sweep.
 
-Tasks carry job ids only. Each job is claimed, run and completed in its own
-transactions (see ``storeflow.core.work.outbox``); handlers are looked up by job kind in
-``storeflow.core.work.jobs.HANDLERS``.
+Huey tasks are thin wrappers bound to one runtime by :func:`bind` (no task is
+defined at import time). They carry job ids only; the ``jobs`` table is the
+record. Each job is claimed, run and completed in its own transactions (see
+``storeflow.core.work.outbox``); its kind object comes from the runtime, which
+collected the kinds from the plugins.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
+from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
-import storeflow.core.commerce.ingest  # noqa: F401  (registers the "delivery" job handler)
-import storeflow.core.stores.connections  # noqa: F401  (registers connect-request expiry with the sweeper)
-import storeflow.core.stores.health  # noqa: F401  (registers health and stuck-command sweeps)
-import storeflow.rules.runner  # noqa: F401  (registers the "event" and "step" job handlers)
+import attrs
 from huey import crontab
-from storeflow.core.runtime import Runtime
+from huey.api import Huey
+
 from storeflow.core.storage.tables import Job
-from storeflow.core.work import jobs, outbox
-from storeflow.core.work.queue import huey
+from storeflow.core.work import outbox
+from storeflow.core.work.jobs import EffectKind, JobKind
+
+if TYPE_CHECKING:
+    from storeflow.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-_runtime: Runtime | None = None
-_runtime_lock = threading.Lock()
 DRAIN_LIMIT = 500
-
-
-def runtime() -> Runtime:
-    """The process's runtime, built on first use (the worker) or set by :func:`use_runtime`."""
-    global _runtime
-    with _runtime_lock:
-        if _runtime is None:
-            _runtime = Runtime.build()
-            _connect(_runtime)
-        return _runtime
-
-
-def use_runtime(rt: Runtime) -> Runtime:
-    global _runtime
-    with _runtime_lock:
-        _runtime = rt
-        _connect(rt)
-    return rt
-
-
-def _connect(rt: Runtime) -> None:
-    interval = 0.0 if huey.immediate else rt.settings.wake_interval_seconds
-    rt.connect_queue(lambda ids: run_jobs(ids), interval)
-    rt.schedule = _schedule
-
-
-def _schedule(job_id: int, eta: datetime) -> None:
-    if not huey.immediate:  # immediate mode has no scheduler; tests drain due jobs
-        run_jobs.schedule(args=([job_id],), eta=eta)
 
 
 class LostLease(RuntimeError):
@@ -67,23 +40,23 @@ def execute(rt: Runtime, job_id: int) -> bool:
         job = outbox.claim(session, job_id, rt.settings.job_lease_seconds)
         if job is None:
             return False
-        kind, attempt = job.kind, job.attempts
-    rt.pm.hook.job_started(kind=kind, job_id=job_id, attempt=attempt)
-    handler = jobs.HANDLERS.get(kind)
+        kind_name, attempt = job.kind, job.attempts
+    rt.pm.hook.job_started(kind=kind_name, job_id=job_id, attempt=attempt)
+    kind = rt.job_kinds.get(kind_name)
     try:
-        if handler is None:
-            raise LookupError(f"no handler for job kind {kind!r}")
-        if callable(handler):
+        if kind is None:
+            raise LookupError(f"no plugin registers the job kind {kind_name!r}")
+        if isinstance(kind, JobKind):
             with rt.unit_of_work() as session:
-                handler(rt, session, session.get_one(Job, job_id))
+                kind.run(rt, session, session.get_one(Job, job_id))
                 if not outbox.complete(session, job_id, attempt):
                     raise LostLease(f"job {job_id} was re-claimed")
         else:
-            _execute_effect(rt, handler, job_id, attempt)
+            _execute_effect(rt, kind, job_id, attempt)
     except LostLease:
         log.warning("job %s lost its lease; its work was rolled back", job_id)
     except Exception as exc:
-        log.exception("job %s (%s) attempt %s failed", job_id, kind, attempt)
+        log.exception("job %s (%s) attempt %s failed", job_id, kind_name, attempt)
         with rt.unit_of_work() as session:
             outbox.fail(
                 session,
@@ -95,12 +68,12 @@ def execute(rt: Runtime, job_id: int) -> bool:
     return True
 
 
-def _execute_effect(rt: Runtime, handler: jobs.EffectHandler, job_id: int, attempt: int) -> None:
+def _execute_effect(rt: Runtime, kind: EffectKind[Any, Any], job_id: int, attempt: int) -> None:
     with rt.unit_of_work() as session:
-        plan = handler.prepare(rt, session, session.get_one(Job, job_id))
-    outcome = handler.perform(rt, plan) if plan is not None else None
+        plan = kind.prepare(rt, session, session.get_one(Job, job_id))
+    outcome = kind.perform(rt, plan) if plan is not None else None
     with rt.unit_of_work() as session:
-        handler.finish(rt, session, session.get_one(Job, job_id), plan, outcome)
+        kind.finish(rt, session, session.get_one(Job, job_id), plan, outcome)
         if not outbox.complete(session, job_id, attempt):
             raise LostLease(f"job {job_id} was re-claimed")
 
@@ -121,32 +94,71 @@ def drain(rt: Runtime, limit: int = DRAIN_LIMIT) -> int:
 
 
 def sweep(rt: Runtime) -> outbox.SweepReport:
+    """Find lost work and run every registered sweep, in one transaction."""
     with rt.unit_of_work() as session:
         report = outbox.sweep(session, max_attempts=rt.settings.job_max_attempts)
-        for periodic in jobs.PERIODIC:
-            periodic(rt, session)
-    if report.enqueue:
+        for periodic in rt.sweeps:
+            periodic.run(rt, session)
+    if report.enqueue and rt.tasks is not None:
         for start in range(0, len(report.enqueue), 100):
-            run_jobs(report.enqueue[start : start + 100])
+            rt.tasks.run_jobs(report.enqueue[start : start + 100])
     return report
 
 
-@huey.task()
-def run_jobs(job_ids: list[int]) -> int:
-    rt = runtime()
-    ran = sum(1 for job_id in job_ids if execute(rt, job_id))
-    # Coalesced wake-ups name only some of the jobs that are due: take the rest too.
-    ran += drain(rt)
-    return ran
+class JobsTask(Protocol):
+    """The ``run_jobs`` huey task: call it to enqueue, ``schedule`` to delay."""
+
+    def __call__(self, job_ids: list[int]) -> object: ...
+
+    def schedule(self, *, args: tuple[list[int]], eta: datetime) -> object: ...
 
 
-@huey.task()
-@huey.lock_task("storeflow-sweeper")
-def sweep_now() -> None:
-    sweep(runtime())
+class SweepTask(Protocol):
+    def __call__(self) -> object: ...
 
 
-@huey.periodic_task(crontab(minute="*"))
-@huey.lock_task("storeflow-sweeper-periodic")
-def sweep_periodic() -> None:
-    sweep(runtime())
+@attrs.frozen
+class Tasks:
+    """The Huey tasks of one runtime: how the web side wakes workers, and what they run."""
+
+    huey: Huey
+    run_jobs: JobsTask
+    sweep_now: SweepTask
+
+    def wake(self, job_ids: list[int]) -> None:
+        self.run_jobs(job_ids)
+
+    def schedule(self, job_id: int, eta: datetime) -> None:
+        # Immediate mode has no scheduler; tests drain due jobs themselves.
+        if not self.huey.immediate:
+            self.run_jobs.schedule(args=([job_id],), eta=eta)
+
+
+def bind(huey: Huey, runtime: Callable[[], Runtime]) -> Tasks:
+    """Define the tasks on ``huey``; each resolves the runtime when it runs.
+
+    Huey ships no type information, so its decorators are applied as calls: what they
+    return is described by :class:`JobsTask` and :class:`SweepTask`.
+    """
+
+    def run_jobs(job_ids: list[int]) -> int:
+        rt = runtime()
+        ran = sum(1 for job_id in job_ids if execute(rt, job_id))
+        # Coalesced wake-ups name only some of the jobs that are due: take the rest too.
+        ran += drain(rt)
+        return ran
+
+    def sweep_now() -> None:
+        sweep(runtime())
+
+    def sweep_periodic() -> None:
+        sweep(runtime())
+
+    jobs_task: JobsTask = huey.task(name="storeflow.run_jobs")(run_jobs)
+    sweep_task: SweepTask = huey.task(name="storeflow.sweep_now")(
+        huey.lock_task("storeflow-sweeper")(sweep_now)
+    )
+    huey.periodic_task(crontab(minute="*"), name="storeflow.sweep_periodic")(
+        huey.lock_task("storeflow-sweeper-periodic")(sweep_periodic)
+    )
+    return Tasks(huey=huey, run_jobs=jobs_task, sweep_now=sweep_task)

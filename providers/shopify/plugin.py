@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storeflow.core.hookspecs import hookimpl
+from storeflow import hookimpl
 
 
 @hookimpl

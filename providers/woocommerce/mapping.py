@@ -57,24 +57,26 @@ from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from storeflow.core.commerce import money
-from storeflow.core.commerce.money import Money, MoneyError
-from storeflow.core.commerce.records import (
+from storeflow import (
     Customer,
     CustomerDeleted,
     Ignored,
     LineItem,
     Mapped,
+    Money,
+    MoneyError,
     Order,
     OrderDeleted,
     OrderStatus,
     Product,
     ProductDeleted,
     Refund,
+    StoreContext,
+    Unmappable,
     Variant,
+    money,
+    usable_email,
 )
-from storeflow.core.errors import Unmappable
-from storeflow.core.stores.provider import StoreContext
 from storeflow.providers.woocommerce import wire
 
 STATE_BY_STATUS: dict[str, OrderStatus] = {
@@ -96,7 +98,6 @@ AWAITING_PAYMENT = frozenset({"pending"})
 # Orders that are not orders yet (or any more).
 IGNORED_STATUSES = frozenset({"checkout-draft", "draft", "auto-draft", "new", "trash"})
 
-_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+")
 _TAG_RE = re.compile(r"<[^>]*>")
 
 
@@ -106,12 +107,6 @@ _TAG_RE = re.compile(r"<[^>]*>")
 def order_state(status: str) -> OrderStatus | None:
     """The provider-agnostic state of a WooCommerce status; None means "ignore"."""
     return STATE_BY_STATUS.get(status.strip().lower().removeprefix("wc-"))
-
-
-def normalize_email(value: str | None) -> str | None:
-    """Trimmed, lower-cased email, or None when there is nothing usable."""
-    email = (value or "").strip().lower()
-    return email if _EMAIL_RE.fullmatch(email) else None
 
 
 def plain_text(value: str | None) -> str:
@@ -183,7 +178,7 @@ def map_order(order: wire.Order, store: StoreContext) -> Mapped:
                 "add it to storeflow.providers.woocommerce.mapping.STATE_BY_STATUS to map it"
             )
         )
-    email = normalize_email(order.billing.email)
+    email = usable_email(order.billing.email)
     if email is None:
         raise Unmappable(
             f"order {order.id} has no usable buyer email (billing.email is "
@@ -376,7 +371,7 @@ def _variation_title(product: wire.Product) -> str:
 
 def map_customer(customer: wire.Customer, store: StoreContext) -> Mapped:
     """A registered customer; names fall back to the billing address."""
-    email = normalize_email(customer.email) or normalize_email(customer.billing.email)
+    email = usable_email(customer.email) or usable_email(customer.billing.email)
     if email is None:
         raise Unmappable(
             f"customer {customer.id} has no usable email (email is {customer.email!r})",
@@ -393,7 +388,7 @@ def map_customer(customer: wire.Customer, store: StoreContext) -> Mapped:
     return Mapped(records=(record,))
 
 
-_DELETED = {
+_DELETED: dict[str, type[OrderDeleted] | type[ProductDeleted] | type[CustomerDeleted]] = {
     "order": OrderDeleted,
     "product": ProductDeleted,
     "customer": CustomerDeleted,

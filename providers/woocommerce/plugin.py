@@ -11,10 +11,16 @@ import hashlib
 import re
 from typing import Any
 
-from storeflow.core.commerce.records import Mapped
-from storeflow.core.errors import Unauthenticated, Unmappable, ValidationFailed
-from storeflow.core.hookspecs import hookimpl
-from storeflow.core.stores.provider import StoreContext, Verified, WebhookRequest
+from storeflow import (
+    Mapped,
+    StoreContext,
+    Unauthenticated,
+    Unmappable,
+    ValidationFailed,
+    Verified,
+    WebhookRequest,
+    hookimpl,
+)
 from storeflow.providers.woocommerce import mapping, signature, wire
 
 # Header names are lower-case in ``WebhookRequest`` (the contract); WooCommerce sends
@@ -143,7 +149,7 @@ def register_providers() -> list[Any]:
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    # Imported lazily: the simulator needs ``requests``, which only its users install.
+    # Imported here: the app and the consumer load this plugin too and never run the simulator.
     from storeflow.providers.woocommerce import simulator
 
     simulator.register_cli(cli)

@@ -2,10 +2,11 @@
 
 It does what the WordPress plugin does: asks to connect, polls until a company
 admin approves, then heartbeats, runs the sync commands it receives by paging a
-fixture store through ``POST /api/woocommerce/sync/<resource>``, acknowledges
+sample store through ``POST /api/woocommerce/sync/<resource>``, acknowledges
 them, sends native WooCommerce webhooks, and disconnects. Every plugin request is
-signed with ``storeflow.core.testing.plugin_client`` (bearer installation token + Standard
-Webhooks), webhooks with the WooCommerce HMAC (``fixtures.webhook_headers``).
+signed with ``storeflow.plugin_client`` (bearer installation token + Standard
+Webhooks), webhooks with the WooCommerce HMAC (``samples.webhook_headers``).
+HTTP goes through the standard library: the simulator ships with the product.
 
 Used by the end-to-end tests and by ``storeflow simulate woocommerce`` (registered
 through the WooCommerce plugin's ``register_commands`` hook), so a developer can
@@ -14,24 +15,72 @@ watch a store connect to a local storeflow without WordPress.
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import time
+import urllib.error
+import urllib.request
 import uuid
 from typing import Any
 
 import attrs
 import click
-import requests
-from storeflow.core.testing import plugin_client
-from storeflow.providers.woocommerce import fixtures
+
+from storeflow import plugin_client
+from storeflow.providers.woocommerce import samples
 
 SYNC_RESOURCES = ("products", "customers", "orders")
+
+# What a request can fail with before storeflow answers (refused, reset, timed out).
+TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
+
+
+# --- HTTP ---------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Response:
+    """An HTTP answer, whatever its status (4xx and 5xx are answers too)."""
+
+    status_code: int
+    headers: dict[str, str]
+    content: bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code < 400
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> Response:
+    """Send one request; raises only when no answer came (``TRANSPORT_ERRORS``)."""
+    prepared = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(prepared, timeout=timeout) as answer:
+            return Response(answer.status, dict(answer.headers.items()), answer.read())
+    except urllib.error.HTTPError as refused:
+        with refused:
+            return Response(refused.code, dict(refused.headers.items()), refused.read())
 
 
 class SimulatorError(RuntimeError):
     """storeflow answered something the plugin did not expect."""
 
-    def __init__(self, what: str, response: requests.Response) -> None:
+    def __init__(self, what: str, response: Response) -> None:
         self.status = response.status_code
         try:
             self.body: Any = response.json()
@@ -44,7 +93,7 @@ class SimulatorError(RuntimeError):
 
 
 @attrs.define
-class FixtureStore:
+class SampleStore:
     """Products, customers and orders as WooCommerce REST v3 objects, paged like the plugin."""
 
     store_url: str
@@ -56,16 +105,16 @@ class FixtureStore:
     @classmethod
     def generate(
         cls,
-        store_url: str = fixtures.STORE_URL,
+        store_url: str = samples.STORE_URL,
         *,
         products: int = 3,
         customers: int = 2,
         orders: int = 2,
         currency: str = "USD",
-    ) -> FixtureStore:
+    ) -> SampleStore:
         base = store_url.rstrip("/") + "/"
         made_products = [
-            fixtures.product_simple(
+            samples.product_simple(
                 id=1000 + n,
                 name=f"Product {n}",
                 sku=f"SKU-{n}",
@@ -75,19 +124,19 @@ class FixtureStore:
             for n in range(products)
         ]
         made_customers = [
-            fixtures.customer(
+            samples.customer(
                 id=500 + n, email=f"customer{n}@example.com", first_name=f"C{n}", store_url=base
             )
             for n in range(customers)
         ]
         made_orders = [
-            fixtures.order(
+            samples.order(
                 id=9000 + n,
                 currency=currency,
                 customer_id=500 + (n % customers) if customers else 0,
                 email=f"customer{n % customers if customers else n}@example.com",
                 line_items=[
-                    fixtures.line_item(
+                    samples.line_item(
                         id=n + 1,
                         product_id=1000 + (n % products) if products else 1000,
                         name=f"Product {n % products if products else 0}",
@@ -143,26 +192,24 @@ class WooCommerceSimulator:
     def __init__(
         self,
         base_url: str,
-        store: FixtureStore | None = None,
+        store: SampleStore | None = None,
         *,
         site_name: str = "Simulated Store",
         plugin_version: str = "1.0.0",
         wp_version: str = "6.8.3",
-        wc_version: str = fixtures.WC_VERSION,
+        wc_version: str = samples.WC_VERSION,
         timezone: str = "UTC",
         page_size: int = 100,
-        http: requests.Session | None = None,
         timeout: float = 10.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.store = store or FixtureStore.generate()
+        self.store = store or SampleStore.generate()
         self.site_name = site_name
         self.plugin_version = plugin_version
         self.wp_version = wp_version
         self.wc_version = wc_version
         self.timezone = timezone
         self.page_size = page_size
-        self.http = http or requests.Session()
         self.timeout = timeout
         self.start: ConnectStart | None = None
         self.credentials: Credentials | None = None
@@ -172,20 +219,22 @@ class WooCommerceSimulator:
     def _url(self, path: str) -> str:
         return f"{self.base_url}{path}"
 
-    def post_json(
-        self, path: str, payload: Any, headers: dict[str, str] | None = None
-    ) -> requests.Response:
-        return self.http.post(
-            self._url(path), json=payload, headers=headers or {}, timeout=self.timeout
+    def post_json(self, path: str, payload: Any, headers: dict[str, str] | None = None) -> Response:
+        return request(
+            "POST",
+            self._url(path),
+            body=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json", **(headers or {})},
+            timeout=self.timeout,
         )
 
-    def signed_post(self, path: str, payload: Any, **sign_options: Any) -> requests.Response:
+    def signed_post(self, path: str, payload: Any, **sign_options: Any) -> Response:
         """A plugin request with this installation's token and signature (not checked)."""
         creds = self._creds()
         body, headers = plugin_client.signed(
             creds.installation_token, creds.signing_secret, payload, **sign_options
         )
-        return self.http.post(self._url(path), data=body, headers=headers, timeout=self.timeout)
+        return request("POST", self._url(path), body=body, headers=headers, timeout=self.timeout)
 
     def _creds(self) -> Credentials:
         if self.credentials is None:
@@ -193,10 +242,13 @@ class WooCommerceSimulator:
         return self.credentials
 
     @staticmethod
-    def _expect(what: str, response: requests.Response, *statuses: int) -> Any:
+    def _expect(what: str, response: Response, *statuses: int) -> dict[str, Any]:
         if response.status_code not in statuses:
             raise SimulatorError(what, response)
-        return response.json()
+        answer = response.json()
+        if not isinstance(answer, dict):
+            raise SimulatorError(what, response)
+        return answer
 
     # --- connecting -----------------------------------------------------------------
 
@@ -227,7 +279,7 @@ class WooCommerceSimulator:
         )
         return self.start
 
-    def poll_response(self) -> requests.Response:
+    def poll_response(self) -> Response:
         if self.start is None:
             raise RuntimeError("call connect() first")
         return self.post_json(
@@ -246,7 +298,7 @@ class WooCommerceSimulator:
                 integration_id=answer["integrationId"],
                 company_id=answer["companyId"],
             )
-        return answer["status"]
+        return str(answer["status"])
 
     def wait_for_approval(self, timeout: float = 900.0, interval: float | None = None) -> str:
         """Poll until the request is decided or expires; returns the final status."""
@@ -264,7 +316,8 @@ class WooCommerceSimulator:
         """The operator route, for scripted runs without a browser."""
         if self.start is None:
             raise RuntimeError("call connect() first")
-        response = self.http.post(
+        response = request(
+            "POST",
             self._url(f"/api/connect-requests/{self.start.connect_request_id}/approve"),
             headers={"Authorization": f"Bearer {api_key}"},
             timeout=self.timeout,
@@ -292,7 +345,8 @@ class WooCommerceSimulator:
             ),
             200,
         )
-        return answer["commands"]
+        commands: list[dict[str, Any]] = answer["commands"]
+        return commands
 
     def ack(self, command_id: str, status: str, detail: str | None = None) -> dict[str, Any]:
         return self._expect(
@@ -343,16 +397,17 @@ class WooCommerceSimulator:
         self.ack(command["id"], "completed", "; ".join(counts))
         return "completed"
 
-    def send_webhook(self, topic: str, payload: dict[str, Any] | bytes) -> requests.Response:
+    def send_webhook(self, topic: str, payload: dict[str, Any] | bytes) -> Response:
         """A native WooCommerce webhook, signed with the webhook secret, as WooCommerce sends it."""
         creds = self._creds()
-        body = payload if isinstance(payload, bytes) else fixtures.php_json(payload)
-        headers = fixtures.webhook_headers(
+        body = payload if isinstance(payload, bytes) else samples.php_json(payload)
+        headers = samples.webhook_headers(
             topic, body, creds.webhook_secret, source=self.store.store_url + "/"
         )
-        return self.http.post(
+        return request(
+            "POST",
             self._url(f"/api/woocommerce/webhooks/{creds.integration_id}"),
-            data=body,
+            body=body,
             headers=headers,
             timeout=self.timeout,
         )
@@ -372,7 +427,7 @@ class WooCommerceSimulator:
 def register_cli(cli: click.Group) -> None:
     """Add ``storeflow simulate woocommerce`` (and the ``simulate`` group when missing)."""
     group = cli.commands.get("simulate")
-    if group is None:
+    if not isinstance(group, click.Group):
 
         @cli.group("simulate")
         def simulate() -> None:
@@ -415,7 +470,7 @@ def simulate_woocommerce(
 ) -> None:
     """Connect a simulated WooCommerce store, run the syncs it is sent, and report."""
     base = url or os.environ.get("STOREFLOW_BASE_URL") or "http://127.0.0.1:8000"
-    store = FixtureStore.generate(store_url, products=products, customers=customers, orders=orders)
+    store = SampleStore.generate(store_url, products=products, customers=customers, orders=orders)
     sim = WooCommerceSimulator(base, store, site_name=site_name, page_size=page_size)
     try:
         start = sim.connect()
@@ -449,5 +504,5 @@ def simulate_woocommerce(
         if disconnect_at_end:
             sim.disconnect("simulation finished")
             click.echo("disconnected")
-    except (SimulatorError, requests.RequestException) as exc:
+    except (SimulatorError, *TRANSPORT_ERRORS) as exc:
         raise click.ClickException(str(exc)) from exc

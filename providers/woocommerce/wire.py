@@ -41,7 +41,8 @@ import cattrs
 from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.gen import make_dict_structure_fn
 from cattrs.v import format_exception
-from storeflow.core.errors import BadRequest, ValidationFailed
+
+from storeflow import BadRequest, ValidationFailed
 
 T = TypeVar("T")
 
@@ -129,7 +130,7 @@ def _structure_int(value: Any, _: type) -> int:
     elif (
         isinstance(value, Decimal | float)
         and _finite(value)
-        and abs(value) < _MAX_INT
+        and -_MAX_INT < value < _MAX_INT  # before int(): 1e1000000 must not be expanded
         and value == int(value)
     ):
         result = int(value)
@@ -203,8 +204,10 @@ def _structure_local(value: Any, _: type) -> LocalDatetime:
 
 
 def _structure_manage_stock(value: Any, _: type) -> bool | str:
-    if isinstance(value, bool) or value == "parent":
+    if isinstance(value, bool):
         return value
+    if value == "parent":
+        return "parent"
     raise WireError(f'expected true, false or "parent", got {_kind(value)}')
 
 
@@ -252,7 +255,7 @@ def _array_hook_factory(type_: Any, converter: cattrs.Converter) -> Callable[[An
 
 
 def _object_hook_factory(cl: type, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
-    inner = make_dict_structure_fn(cl, converter)
+    inner: Callable[[Any, Any], Any] = make_dict_structure_fn(cl, converter)
 
     def structure_object(value: Any, type_: Any) -> Any:
         if isinstance(value, list) and not value:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from storeflow.core.commerce.money import Money
 from storeflow.core.commerce.records import (
     Customer,
@@ -24,9 +25,9 @@ from storeflow.core.commerce.records import (
 from storeflow.core.errors import BadRequest, Unmappable, ValidationFailed
 from storeflow.core.plugins import build_plugin_manager, providers
 from storeflow.core.stores.provider import Provider, StoreContext
-from storeflow.providers.woocommerce import fixtures as fx
 from storeflow.providers.woocommerce import mapping, plugin
 from storeflow.providers.woocommerce.plugin import WooCommerceProvider
+from tests.providers import woocommerce_payloads as fx
 
 PROVIDER = WooCommerceProvider()
 STORE = StoreContext(integration_id="int_1", company_id=1, currency="USD", timezone="UTC")

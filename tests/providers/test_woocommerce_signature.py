@@ -10,11 +10,12 @@ import json
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+
 from storeflow.core.errors import Unauthenticated
 from storeflow.core.stores.provider import WebhookRequest
-from storeflow.providers.woocommerce import fixtures as fx
 from storeflow.providers.woocommerce import signature
 from storeflow.providers.woocommerce.plugin import KEPT_HEADERS, WooCommerceProvider
+from tests.providers import woocommerce_payloads as fx
 
 SECRET = "s3cr3t-Kx9fQ2mV7pL"
 PROVIDER = WooCommerceProvider()

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from storeflow.core.errors import BadRequest, ValidationFailed
-from storeflow.providers.woocommerce import fixtures as fx
 from storeflow.providers.woocommerce import wire
 from storeflow.providers.woocommerce.plugin import WooCommerceProvider
+from tests.providers import woocommerce_payloads as fx
 
 PROVIDER = WooCommerceProvider()
 MINIMAL_ORDER = {"id": 1, "status": "processing", "currency": "USD", "total": "0.00"}

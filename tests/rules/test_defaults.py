@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from storeflow.rules.compiler import CompiledSequence, compile_sequence
 from storeflow.rules.defaults import default_enrollment, default_stops
 from storeflow.rules.schema import (

@@ -6,6 +6,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from storeflow.rules.compiler import CompiledSequence, MatchResult, compile_sequence
 from storeflow.rules.index import PRODUCT_PATHS, RuleIndex, naive_match
 from storeflow.rules.operators import OPERATORS, check_value

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from storeflow.rules.loader import Problem, RuleErrors, check_path, load_path, parse_text
 from storeflow.rules.operators import OPERATORS
 from storeflow.rules.schema import EVENT_NAMES, Email, Filter

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from storeflow.rules import paths
 from storeflow.rules.paths import PathError, parse, resolve
 

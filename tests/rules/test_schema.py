@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from storeflow.rules.operators import OPERATORS
 from storeflow.rules.schema import (
     EVENT_NAMES,

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from storeflow.rules.templates import RenderError, check_template, render
 
 EVENT = {

@@ -8,8 +8,9 @@ Create Date: 2026-11-27 20:59:09.651703
 from __future__ import annotations
 
 import sqlalchemy as sa
-import storeflow.core.storage.tables
 from alembic import op
+
+import storeflow.core.storage.tables
 
 revision = "0001"
 down_revision = None

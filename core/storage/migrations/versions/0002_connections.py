@@ -8,8 +8,9 @@ Create Date: 2026-11-27 21:02:00.905874
 from __future__ import annotations
 
 import sqlalchemy as sa
-import storeflow.core.storage.tables
 from alembic import op
+
+import storeflow.core.storage.tables
 
 revision = "0002_connections"
 down_revision = "0001"

@@ -8,8 +8,9 @@ Create Date: 2026-11-27 21:02:36.891604
 from __future__ import annotations
 
 import sqlalchemy as sa
-import storeflow.core.storage.tables
 from alembic import op
+
+import storeflow.core.storage.tables
 
 revision = "0003_sync"
 down_revision = "0002_connections"

@@ -1,4 +1,7 @@
-"""Realistic WooCommerce payloads and webhook requests for tests, the demo and benchmarks.
+"""Sample WooCommerce payloads and webhook deliveries, as a real store sends them.
+
+The plugin simulator (``storeflow simulate woocommerce``) and the demo store
+(``storeflow demo``) send these; the tests build on them too.
 
 Builders return plain dicts shaped like the REST v3 objects WooCommerce puts in a
 webhook body (wire-formats.md A8-A10): every field a real store sends, ``_links``
@@ -8,7 +11,7 @@ are negative). Keyword arguments override the usual fields; ``**extra`` replaces
 adds top-level keys last, for anything else.
 
 ``php_json`` encodes like ``wp_json_encode`` (compact, ``\\/``, ``\\uXXXX``, empty
-objects as ``[]``) so tests sign and parse the bytes a store would really send.
+objects as ``[]``) so what is signed is the bytes a store would really send.
 """
 
 from __future__ import annotations
@@ -21,8 +24,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from storeflow.core.commerce import money
-from storeflow.core.stores.provider import WebhookRequest
+from storeflow import money
 from storeflow.providers.woocommerce import signature
 
 STORE_URL = "https://shop.example.com/"
@@ -208,11 +210,6 @@ def variation_line_item(**overrides: Any) -> dict[str, Any]:
     }
     values.update(overrides)
     return line_item(**values)
-
-
-def refund(*, id: int = 730, total: str = "-5.00", reason: str = "") -> dict[str, Any]:
-    """A ``refunds[]`` entry: WooCommerce writes the amount negative."""
-    return {"id": id, "reason": reason, "total": total}
 
 
 def order(
@@ -692,7 +689,7 @@ def variation(
     return payload
 
 
-# --- customers, deletions, errors --------------------------------------------------
+# --- customers ---------------------------------------------------------------------
 
 
 def customer(
@@ -737,20 +734,6 @@ def customer(
     return payload
 
 
-def deleted(id: int = 727) -> dict[str, Any]:
-    """The whole body of ``order|product|customer.deleted``."""
-    return {"id": id}
-
-
-def rest_error(
-    code: str = "woocommerce_rest_cannot_view",
-    message: str = "Sorry, you cannot view this resource.",
-    status: int = 401,
-) -> dict[str, Any]:
-    """What WooCommerce delivers when the webhook's user cannot read the resource."""
-    return {"code": code, "message": message, "data": {"status": status}}
-
-
 # --- requests ----------------------------------------------------------------------
 
 
@@ -782,80 +765,3 @@ def webhook_headers(
         "X-WC-Webhook-ID": str(webhook_id),
         "X-WC-Webhook-Delivery-ID": delivery or delivery_id(webhook_id),
     }
-
-
-def webhook_request(
-    topic: str,
-    payload: dict[str, Any] | bytes,
-    secret: str,
-    **header_options: Any,
-) -> WebhookRequest:
-    """A signed delivery as ``storeflow.core.stores.provider.WebhookRequest`` (lower-case header names)."""
-    body = payload if isinstance(payload, bytes) else php_json(payload)
-    headers = webhook_headers(topic, body, secret, **header_options)
-    return WebhookRequest(
-        headers={name.lower(): value for name, value in headers.items()},
-        body=body,
-        content_type=headers["Content-Type"],
-    )
-
-
-def ping_request(
-    webhook_id: int = 17, content_type: str = "application/x-www-form-urlencoded"
-) -> WebhookRequest:
-    """The unsigned activation ping: form body ``webhook_id=N``, no X-WC-* headers."""
-    headers = {"user-agent": USER_AGENT}
-    if content_type:
-        headers["content-type"] = content_type
-    return WebhookRequest(
-        headers=headers, body=f"webhook_id={webhook_id}".encode(), content_type=content_type
-    )
-
-
-# --- sync batches ------------------------------------------------------------------
-
-
-def sync_batch(
-    items: Sequence[dict[str, Any]],
-    *,
-    sync_run_id: str = "cmd_initial",
-    page: int = 1,
-    is_last: bool = True,
-) -> dict[str, Any]:
-    """The body of ``POST /api/woocommerce/sync/<resource>``: one page of REST objects."""
-    return {"syncRunId": sync_run_id, "page": page, "isLast": is_last, "items": list(items)}
-
-
-def catalogue(
-    products: int, variations_per_product: int = 3, *, first_id: int = 10_000
-) -> list[dict[str, Any]]:
-    """Variable products each followed by their variations (ids from ``first_id`` up)."""
-    items: list[dict[str, Any]] = []
-    next_id = first_id
-    colors = ("Red", "Blue", "Green", "Black", "White")
-    for number in range(products):
-        parent_id = next_id
-        variation_ids = list(range(parent_id + 1, parent_id + 1 + variations_per_product))
-        next_id += 1 + variations_per_product
-        name = f"Hoodie {number}"
-        items.append(
-            product_variable(
-                id=parent_id,
-                name=name,
-                variation_ids=variation_ids,
-                colors=colors[:variations_per_product],
-            )
-        )
-        for offset, variation_id in enumerate(variation_ids):
-            items.append(
-                variation(
-                    id=variation_id,
-                    parent_id=parent_id,
-                    parent_name=name,
-                    options=(("Color", colors[offset % len(colors)]),),
-                    sku=f"H{parent_id}-{offset}",
-                    stock_quantity=offset,
-                    image_src=f"https://shop.example.com/wp-content/uploads/h{variation_id}.jpg",
-                )
-            )
-    return items

@@ -1,0 +1,29 @@
+"""Core's own contributions, registered as a plugin like any other.
+
+The plugin manager registers this module first (``storeflow.core.plugins``), as
+datasette registers its built-in features: the ``delivery`` and ``event`` job
+kinds, and the sweeps that keep connection requests, integration health and
+sync commands current.
+"""
+
+from __future__ import annotations
+
+from storeflow.core.commerce.events import EVENT_JOBS
+from storeflow.core.commerce.ingest import DELIVERY_JOBS
+from storeflow.core.hookspecs import hookimpl
+from storeflow.core.stores import commands, connections, health
+from storeflow.core.work.jobs import AnyKind, Sweep
+
+
+@hookimpl
+def register_job_kinds() -> list[AnyKind]:
+    return [DELIVERY_JOBS, EVENT_JOBS]
+
+
+@hookimpl
+def register_sweeps() -> list[Sweep]:
+    return [
+        Sweep("connect-request-expiry", connections.expire_requests),
+        Sweep("integration-health", health.sweep),
+        Sweep("sync-command-timeout", commands.time_out_running),
+    ]
