@@ -40,11 +40,40 @@ def create_company(session: Session, slug: str, name: str) -> Company:
     return company
 
 
+def find_company(session: Session, slug: str) -> Company | None:
+    return session.scalar(select(Company).where(Company.slug == slug))
+
+
 def company_by_slug(session: Session, slug: str) -> Company:
-    company = session.scalar(select(Company).where(Company.slug == slug))
+    company = find_company(session, slug)
     if company is None:
         raise NotFound(f"no company {slug!r}", code="company_not_found")
     return company
+
+
+def company_by_id(session: Session, company_id: int) -> Company:
+    return session.get_one(Company, company_id)
+
+
+def memberships(session: Session, user_id: int) -> list[tuple[Company, str]]:
+    """The user's companies with the user's role in each, by company name."""
+    rows = session.execute(
+        select(Company, Membership.role)
+        .join(Membership, Membership.company_id == Company.id)
+        .where(Membership.user_id == user_id)
+        .order_by(Company.name)
+    ).all()
+    return [(company, role) for company, role in rows]
+
+
+def role_in(session: Session, user_id: int, company_id: int) -> tuple[str, Company] | None:
+    """The user's role in the company and the company; None when not a member."""
+    row = session.execute(
+        select(Company, Membership.role)
+        .join(Membership, Membership.company_id == Company.id)
+        .where(Membership.user_id == user_id, Company.id == company_id)
+    ).first()
+    return (row[1], row[0]) if row else None
 
 
 def create_user(session: Session, email: str, password: str) -> User:
@@ -83,8 +112,16 @@ def add_member(session: Session, user: User, company: Company, role: str) -> Mem
     return membership
 
 
+def find_user(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def user_by_id(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
 def check_password(session: Session, email: str, password: str) -> User | None:
-    user = session.scalar(select(User).where(User.email == normalize_email(email)))
+    user = find_user(session, email)
     if user is None:
         _hasher.hash(password)  # same cost whether or not the user exists
         return None

@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storeflow.core import clock
+from storeflow.core.emails import normalize_email
 from storeflow.core.statuses import STEP_WAITING, EnrollmentStatus, StepStatus
+from storeflow.core.storage import paging
 from storeflow.core.storage.tables import Enrollment, EnrollmentStep, Subscriber
 
 ONE_TIME_KEY = "one_time"
@@ -93,6 +95,37 @@ def step_history(session: Session, enrollment_ids: list[int]) -> dict[int, list[
             }
         )
     return found
+
+
+def page(
+    session: Session,
+    company_id: int,
+    *,
+    sequence_id: int | None = None,
+    email: str | None = None,
+    status: str | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Enrollment], int]:
+    """One page of the company's enrollments, newest first, and how many match."""
+    query = select(Enrollment).where(Enrollment.company_id == company_id)
+    if sequence_id is not None:
+        query = query.where(Enrollment.sequence_id == sequence_id)
+    if email is not None:
+        query = query.where(Enrollment.email == normalize_email(email))
+    if status is not None:
+        query = query.where(Enrollment.status == status)
+    return paging.page(session, query, Enrollment.id.desc(), limit=limit, offset=offset)
+
+
+def active_count(session: Session, sequence_id: int) -> int:
+    """How many runs of the sequence (its row id) are active."""
+    count = session.scalar(
+        select(func.count(Enrollment.id)).where(
+            Enrollment.sequence_id == sequence_id, Enrollment.status == "active"
+        )
+    )
+    return count or 0
 
 
 def to_json(

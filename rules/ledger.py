@@ -30,7 +30,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storeflow.core import clock
+from storeflow.core.emails import normalize_email
 from storeflow.core.statuses import MessageStatus
+from storeflow.core.storage import paging
 from storeflow.core.storage.tables import Enrollment, Message
 from storeflow.core.storage.upsert import insert_ignore
 from storeflow.core.work.outbox import UNKNOWN_REASON
@@ -178,6 +180,27 @@ def settle_expired(message: Message, now: datetime) -> bool:
     message.reason = UNKNOWN_REASON
     message.lease_until = None
     return True
+
+
+def page(
+    session: Session,
+    company_id: int,
+    *,
+    email: str | None = None,
+    sequence_id: int | None = None,
+    status: str | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Message], int]:
+    """One page of the company's ledger rows, newest first, and how many match."""
+    query = select(Message).where(Message.company_id == company_id)
+    if email is not None:
+        query = query.where(Message.email == normalize_email(email))
+    if sequence_id is not None:
+        query = query.where(Message.sequence_id == sequence_id)
+    if status is not None:
+        query = query.where(Message.status == status)
+    return paging.page(session, query, Message.id.desc(), limit=limit, offset=offset)
 
 
 def to_json(row: Message, sequence_slug: str | None) -> dict[str, Any]:

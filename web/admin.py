@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import Blueprint, Response, request
-from sqlalchemy import select
 
-from storeflow.core.commerce import events, profiles, subscribers
+from storeflow.core.commerce import event_lookup, events, profiles, subscribers
 from storeflow.core.errors import NotFound
 from storeflow.core.storage.tables import Event
 from storeflow.web import responses
@@ -19,8 +18,6 @@ from storeflow.web.params import datetime_arg, int_arg
 from storeflow.web.runtime import rt
 
 bp = Blueprint("admin", __name__, url_prefix="/api")
-
-MAX_ROW_ID = 2**63 - 1
 
 
 @bp.get("/events")
@@ -82,14 +79,7 @@ def get_subscriber(email: str) -> Response:
 def get_event(event_id: int) -> Response:
     with rt().unit_of_work() as session:
         company = company_from_api_key(session)
-        # Beyond a 64-bit id no row can match, and the database driver would refuse the number.
-        row = (
-            session.scalar(
-                select(Event).where(Event.id == event_id, Event.company_id == company.id)
-            )
-            if event_id <= MAX_ROW_ID
-            else None
-        )
+        row = event_lookup.get(session, company.id, event_id)
         if row is None:
             raise NotFound("no such event", code="event_not_found")
         return responses.respond(responses.EventResponse(event=_events([row])[0]))

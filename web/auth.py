@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import request
-from sqlalchemy.orm import Session
 
 from storeflow.core import accounts
 from storeflow.core.errors import Unauthenticated
+from storeflow.core.storage.session import Session
 from storeflow.core.storage.tables import Company
 
 

@@ -18,11 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
 
 from storeflow.core import accounts
 from storeflow.core.runtime import Runtime
-from storeflow.core.storage.tables import Company, Integration, User
 from storeflow.core.stores import integrations
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "rules" / "examples"
@@ -34,20 +32,14 @@ def seed(rt: Runtime) -> dict[str, Any]:
 
     password = None
     with rt.unit_of_work() as session:
-        company = session.scalar(select(Company).where(Company.slug == "demo"))
+        company = accounts.find_company(session, "demo")
         if company is None:
             company = accounts.create_company(session, "demo", "Demo Store")
-        if session.scalar(select(User).where(User.email == "owner@demo.test")) is None:
+        if accounts.find_user(session, "owner@demo.test") is None:
             password = secrets.token_urlsafe(12)
             user = accounts.create_user(session, "owner@demo.test", password)
             accounts.add_member(session, user, company, "owner")
-        integration = session.scalar(
-            select(Integration).where(
-                Integration.company_id == company.id,
-                Integration.provider == "woocommerce",
-                Integration.store_url == STORE_URL,
-            )
-        )
+        integration = integrations.find_for_store(session, company.id, "woocommerce", STORE_URL)
         if integration is None:
             integration = integrations.create(
                 session, company, "woocommerce", store_url=STORE_URL, name="Demo Store"

@@ -11,11 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from storeflow.core.errors import Conflict
-from storeflow.core.storage import paging
+from storeflow.core.storage.session import Session
 from storeflow.core.storage.tables import Company, ConnectRequest, Integration, PluginCommand
 from storeflow.core.stores import commands, connections, health, integrations
 from storeflow.web import inputs, responses
@@ -90,12 +88,9 @@ def _decided_by() -> str:
 def list_integrations() -> Response:
     with rt().unit_of_work() as session:
         company = company_from_api_key(session)
-        query = select(Integration).where(Integration.company_id == company.id)
-        rows, total = paging.page(
+        rows, total = integrations.page(
             session,
-            query,
-            Integration.created_at,
-            Integration.id,
+            company.id,
             limit=int_arg("limit", 100, low=1, high=500),
             offset=int_arg("offset", 0, high=10**9),
         )

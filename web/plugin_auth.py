@@ -20,14 +20,12 @@ from typing import Any
 
 import attrs
 from flask import Response, jsonify, request
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from storeflow.core import accounts, clock
 from storeflow.core.errors import BadRequest, Unauthenticated, UnsupportedMediaType
-from storeflow.core.storage.tables import Integration, PluginRequest
-from storeflow.core.storage.upsert import insert_ignore
+from storeflow.core.storage.session import Session
+from storeflow.core.storage.tables import Integration
+from storeflow.core.stores import connections, plugin_requests
 from storeflow.web.runtime import rt
 
 
@@ -47,11 +45,7 @@ def integration_for_token(session: Session) -> Integration:
         raise Unauthenticated(
             "send 'Authorization: Bearer <installationToken>'", code="missing_credentials"
         )
-    integration = session.scalar(
-        select(Integration).where(
-            Integration.installation_token_hash == accounts.hash_token(token.strip())
-        )
-    )
+    integration = connections.by_installation_token(session, token.strip())
     if integration is None or integration.status != "connected":
         raise Unauthenticated("unknown or revoked installation token", code="invalid_token")
     return integration
@@ -110,12 +104,7 @@ def plugin_route(handler: Handler | None = None, *, prepare: Callable[..., Any] 
         with rt().unit_of_work() as session:
             integration = integration_for_token(session)
             webhook_id = verify_signature(integration, body)
-            seen = session.scalar(
-                select(PluginRequest).where(
-                    PluginRequest.integration_id == integration.id,
-                    PluginRequest.webhook_id == webhook_id,
-                )
-            )
+            seen = plugin_requests.find(session, integration.id, webhook_id)
             if seen is not None:
                 return _respond(seen.response, seen.status)
             if prepare is None:
@@ -123,29 +112,13 @@ def plugin_route(handler: Handler | None = None, *, prepare: Callable[..., Any] 
             call = PluginCall(integration, webhook_id, body, data, prepared)
             result = handler(session, call, *args, **kwargs)
             payload, status = result if isinstance(result, tuple) else (result, 200)
-            stored = insert_ignore(
-                session,
-                PluginRequest.__table__,
-                {
-                    "company_id": integration.company_id,
-                    "integration_id": integration.id,
-                    "webhook_id": webhook_id,
-                    "path": request.path,
-                    "status": status,
-                    "response": payload,
-                    "created_at": clock.now(),
-                },
-                ["integration_id", "webhook_id"],
+            stored = plugin_requests.remember(
+                session, integration, webhook_id, path=request.path, status=status, response=payload
             )
-            if stored is None:
+            if not stored:
                 # A concurrent request with the same id won the race: undo ours, answer as it did.
                 session.rollback()
-                seen = session.scalars(
-                    select(PluginRequest).where(
-                        PluginRequest.integration_id == integration.id,
-                        PluginRequest.webhook_id == webhook_id,
-                    )
-                ).one()
+                seen = plugin_requests.get(session, integration.id, webhook_id)
                 return _respond(seen.response, seen.status)
         return _respond(payload, status)
 

@@ -1,8 +1,8 @@
 """The rule-file schema (``storeflow.rules.schema``) and hand-parsed bodies, for OpenAPI.
 
-The sequence classes say their fields and types; what their converter's hook
-functions check (slugs, dot-paths, ranges, list limits) is stated here as JSON Schema
-keywords. The keywords are never stricter than the hooks: a sequence the API accepts
+The sequence classes (``storeflow.rules.model``) say their fields and types; what
+their converter's hook functions check (slugs, dot-paths, ranges, list limits) is
+stated here as JSON Schema keywords. The keywords are never stricter than the hooks: a sequence the API accepts
 is answered back as it was sent, and must match the same schema (tests check both
 directions on examples). The frequency cap and dry-run options are parsed by hand
 (``storeflow.rules.capping.parse``, ``storeflow.rules.dryrun.parse_options``); their
@@ -17,7 +17,7 @@ from typing import Any, get_args
 import attrs
 
 from storeflow.rules import capping, dryrun, operators
-from storeflow.rules import schema as rules
+from storeflow.rules import model as rules
 from storeflow.web.apischema import Registry, Schema
 
 _SEGMENT = r"[A-Za-z_][A-Za-z0-9_-]*"
@@ -113,6 +113,7 @@ def _rule_name(cls: type) -> str:
 
 
 def _closed(cls: type) -> bool:
+    # The rule-file classes are those defined in their own module, storeflow.rules.model.
     return cls.__module__ == rules.__name__ or cls in (capping.FrequencyCap, dryrun.Options)
 
 

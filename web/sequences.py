@@ -13,13 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, request
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from storeflow.core import clock, statuses
 from storeflow.core.errors import Conflict, NotFound, ValidationFailed
-from storeflow.core.storage import paging
-from storeflow.core.storage.tables import Company, Enrollment, Message
+from storeflow.core.storage.session import Session
+from storeflow.core.storage.tables import Company
 from storeflow.rules import actions, capping, dryrun, enrollments, ledger, runner, schema, sequences
 from storeflow.web import responses
 from storeflow.web.auth import company_from_api_key
@@ -55,16 +53,11 @@ def _found(session: Any, company_id: int, sequence_id: str) -> Any:
 
 
 def _meta(session: Any, row: Any) -> responses.SequenceMeta:
-    active = session.scalar(
-        select(func.count(Enrollment.id)).where(
-            Enrollment.sequence_id == row.id, Enrollment.status == "active"
-        )
-    )
     return responses.SequenceMeta(
         source=row.source,
         created_at=row.created_at.isoformat(),
         updated_at=row.updated_at.isoformat(),
-        active_enrollments=active or 0,
+        active_enrollments=enrollments.active_count(session, row.id),
     )
 
 
@@ -169,23 +162,28 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
     return value
 
 
+def _sequence_filter(session: Session, company_id: int) -> int | None:
+    """``?sequence=`` as a row id (its slug or row id; -1 matches nothing), if given."""
+    value = request.args.get("sequence")
+    return sequences.id_arg(session, company_id, value) if value else None
+
+
+def _email_filter() -> str | None:
+    """``?email=`` as given; the listings compare it normalised (``normalize_email``)."""
+    return request.args.get("email") or None
+
+
 @bp.get("/enrollments")
 def list_enrollments() -> Response:
     status = _choice("status", ENROLLMENT_STATUSES)
     with rt().unit_of_work() as session:
         company = company_from_api_key(session)
-        query = select(Enrollment).where(Enrollment.company_id == company.id)
-        if request.args.get("sequence"):
-            sequence_row = sequences.id_arg(session, company.id, request.args["sequence"])
-            query = query.where(Enrollment.sequence_id == sequence_row)
-        if request.args.get("email"):
-            query = query.where(Enrollment.email == request.args["email"].strip().lower())
-        if status:
-            query = query.where(Enrollment.status == status)
-        rows, total = paging.page(
+        rows, total = enrollments.page(
             session,
-            query,
-            Enrollment.id.desc(),
+            company.id,
+            sequence_id=_sequence_filter(session, company.id),
+            email=_email_filter(),
+            status=status,
             limit=int_arg("limit", 50, low=1, high=500),
             offset=int_arg("offset", 0, high=10**9),
         )
@@ -206,18 +204,12 @@ def list_messages() -> Response:
     status = _choice("status", MESSAGE_STATUSES)
     with rt().unit_of_work() as session:
         company = company_from_api_key(session)
-        query = select(Message).where(Message.company_id == company.id)
-        if request.args.get("email"):
-            query = query.where(Message.email == request.args["email"].strip().lower())
-        if request.args.get("sequence"):
-            sequence_row = sequences.id_arg(session, company.id, request.args["sequence"])
-            query = query.where(Message.sequence_id == sequence_row)
-        if status:
-            query = query.where(Message.status == status)
-        rows, total = paging.page(
+        rows, total = ledger.page(
             session,
-            query,
-            Message.id.desc(),
+            company.id,
+            email=_email_filter(),
+            sequence_id=_sequence_filter(session, company.id),
+            status=status,
             limit=int_arg("limit", 50, low=1, high=500),
             offset=int_arg("offset", 0, high=10**9),
         )

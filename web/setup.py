@@ -30,13 +30,13 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
 from storeflow.core import accounts
 from storeflow.core.emails import normalize_email
 from storeflow.core.errors import Conflict, NotFound, RateLimited
 from storeflow.core.ratelimit import Limit
-from storeflow.core.storage.tables import Company, ConnectRequest, Membership, User
+from storeflow.core.storage.session import Session
+from storeflow.core.storage.tables import Company, ConnectRequest, User
 from storeflow.core.stores import connections
 from storeflow.web.ratelimits import client_ip, enforce
 from storeflow.web.runtime import rt
@@ -64,11 +64,11 @@ def _csrf_ok() -> bool:
     return bool(sent and expected) and hmac.compare_digest(sent, expected)
 
 
-def _current_user(db: Any) -> User | None:
+def _current_user(db: Session) -> User | None:
     user_id = session.get("uid")
     if not isinstance(user_id, int):
         return None
-    return db.get(User, user_id)
+    return accounts.user_by_id(db, user_id)
 
 
 @bp.after_request
@@ -100,7 +100,7 @@ def _message(title: str, text: str, status: int, **context: Any) -> Response:
 # --- pages ----------------------------------------------------------------------------
 
 
-def _load_request(db: Any, request_id: str) -> ConnectRequest | Response:
+def _load_request(db: Session, request_id: str) -> ConnectRequest | Response:
     if not request_id:
         return _message(
             "Missing connect request",
@@ -138,16 +138,6 @@ def _closed(req: ConnectRequest) -> Response | None:
     )
 
 
-def _memberships(db: Any, user: User) -> list[tuple[Company, str]]:
-    rows = db.execute(
-        select(Company, Membership.role)
-        .join(Membership, Membership.company_id == Company.id)
-        .where(Membership.user_id == user.id)
-        .order_by(Company.name)
-    ).all()
-    return [(company, role) for company, role in rows]
-
-
 @bp.get("/woocommerce")
 def woocommerce() -> Response:
     request_id = request.args.get("request", "")
@@ -165,9 +155,9 @@ def woocommerce() -> Response:
 
 
 def _choose(
-    db: Any, req: ConnectRequest, user: User, error: str | None = None, status: int = 200
+    db: Session, req: ConnectRequest, user: User, error: str | None = None, status: int = 200
 ) -> Response:
-    companies = _memberships(db, user)
+    companies = accounts.memberships(db, user.id)
     return _render(
         "setup/connect.html",
         status,
@@ -295,12 +285,8 @@ def decide() -> Response:
         )
 
 
-def _role_in(db: Any, user: User, company_id: str) -> tuple[str | None, Company | None]:
+def _role_in(db: Session, user: User, company_id: str) -> tuple[str | None, Company | None]:
     if not company_id.isdigit() or len(company_id) > 18:
         return None, None
-    row = db.execute(
-        select(Company, Membership.role)
-        .join(Membership, Membership.company_id == Company.id)
-        .where(Membership.user_id == user.id, Company.id == int(company_id))
-    ).first()
-    return (row[1], row[0]) if row else (None, None)
+    found = accounts.role_in(db, user.id, int(company_id))
+    return found if found else (None, None)

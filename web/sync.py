@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response
-from sqlalchemy.orm import Session
 
 from storeflow.core.commerce import sync
 from storeflow.core.errors import Forbidden
+from storeflow.core.storage.session import Session
 from storeflow.core.storage.tables import Integration
 from storeflow.core.stores import integrations
 from storeflow.web import responses

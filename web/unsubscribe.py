@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, make_response, render_template
 
+from storeflow.core import accounts
+from storeflow.core.commerce import subscribers
 from storeflow.core.storage.locks import lock_subscriber
-from storeflow.core.storage.tables import Company, Subscriber
 from storeflow.rules import ledger, sequences, stopping
 from storeflow.web.runtime import rt
 
@@ -49,8 +50,8 @@ def confirm(token: str) -> Response:
         message = ledger.by_unsubscribe_token(session, token)
         if message is None:
             return _page("invalid", 404)
-        subscriber = session.get_one(Subscriber, message.subscriber_id)
-        company = session.get_one(Company, message.company_id)
+        subscriber = subscribers.get(session, message.subscriber_id)
+        company = accounts.company_by_id(session, message.company_id)
         state = "confirm" if subscriber.status == "active" else "done"
         return _page(state, email=subscriber.email, company=company.name)
 
@@ -62,8 +63,8 @@ def one_click(token: str) -> Response:
         if message is None:
             return _page("invalid", 404)
         lock_subscriber(session, message.subscriber_id)
-        subscriber = session.get_one(Subscriber, message.subscriber_id, populate_existing=True)
+        subscriber = subscribers.get(session, message.subscriber_id, reload=True)
         rules = sequences.company_rules(session, message.company_id)
         stopping.unsubscribe(session, subscriber, rules, "one-click link")
-        company = session.get_one(Company, message.company_id)
+        company = accounts.company_by_id(session, message.company_id)
         return _page("done", email=subscriber.email, company=company.name)

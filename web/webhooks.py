@@ -37,18 +37,20 @@ def receive(provider_name: str, integration_id: str) -> Response:
     if provider is None:
         raise NotFound(f"no provider named {provider_name!r}", code="provider_not_found")
     inbound = webhook_request()
-    with runtime.unit_of_work() as session:
+    # Look up, verify and parse before any write: on SQLite the write lock is held only
+    # for the two inserts (delivery and job), never while a body is checked.
+    with runtime.reading() as session:
         integration = integrations.get(session, integration_id)
-        if integration.provider != provider.name:
-            raise NotFound("no such integration", code="integration_not_found")
-        if integration.status != "connected" or not integration.webhook_secret:
-            raise Unauthenticated(
-                "this integration is not connected", code="integration_disconnected"
-            )
-        verified = provider.verify_webhook(inbound, integration.webhook_secret)
-        if verified.kind == "ping":
-            return responses.respond(responses.WebhookReceived(ping=True))
-        received = ingest.receive(session, integration, provider, verified, inbound.body)
+    if integration.provider != provider.name:
+        raise NotFound("no such integration", code="integration_not_found")
+    if integration.status != "connected" or not integration.webhook_secret:
+        raise Unauthenticated("this integration is not connected", code="integration_disconnected")
+    verified = provider.verify_webhook(inbound, integration.webhook_secret)
+    if verified.kind == "ping":
+        return responses.respond(responses.WebhookReceived(ping=True))
+    error = ingest.check(provider, verified, inbound.body)
+    with runtime.unit_of_work() as session:
+        received = ingest.store(session, integration, provider, verified, inbound.body, error)
     if received.error is not None:
         # Stored as failed (committed above); tell the sender what was wrong.
         raise received.error

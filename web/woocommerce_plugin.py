@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response
-from sqlalchemy.orm import Session
 
 from storeflow.core import clock
 from storeflow.core.ratelimit import Limit
+from storeflow.core.storage.session import Session
 from storeflow.core.stores import commands, connections, health
 from storeflow.web import inputs, responses
 from storeflow.web.plugin_auth import PluginCall, plugin_route

@@ -158,6 +158,11 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
         yield items[start : start + size]
 
 
+def get(session: Session, subscriber_id: int, *, reload: bool = False) -> Subscriber:
+    """The subscriber; with ``reload``, read again even if the session holds it already."""
+    return session.get_one(Subscriber, subscriber_id, populate_existing=reload)
+
+
 def get_by_email(session: Session, company_id: int, email: str) -> Subscriber:
     subscriber = session.scalar(
         select(Subscriber).where(

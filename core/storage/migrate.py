@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -28,3 +29,8 @@ def check(url: str) -> None:
 
 def revision(url: str, message: str, rev_id: str | None = None) -> None:
     command.revision(alembic_config(url), message=message, autogenerate=True, rev_id=rev_id)
+
+
+def display_url(url: str) -> str:
+    """The database URL as a terminal or a log may show it: the password masked."""
+    return make_url(url).render_as_string(hide_password=True)

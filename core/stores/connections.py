@@ -160,6 +160,13 @@ def get(session: Session, request_id: str) -> ConnectRequest:
     return request
 
 
+def by_installation_token(session: Session, token: str) -> Integration | None:
+    """The integration an installation token was issued to (whatever its status now)."""
+    return session.scalar(
+        select(Integration).where(Integration.installation_token_hash == accounts.hash_token(token))
+    )
+
+
 def status_of(request: ConnectRequest) -> ConnectStatus:
     """The status a client sees: an undecided or unclaimed request past its time is expired."""
     if request.status in CONNECT_OPEN and clock.now() >= request.expires_at:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from storeflow.core.errors import NotFound
 from storeflow.core.statuses import IntegrationStatus
+from storeflow.core.storage import paging
 from storeflow.core.storage.tables import Company, Integration
 from storeflow.core.stores.provider import StoreContext
 
@@ -79,3 +80,26 @@ def listing(
     if integration_id:
         query = query.where(Integration.id == integration_id)
     return list(session.scalars(query))
+
+
+def page(
+    session: Session, company_id: int, *, limit: int, offset: int
+) -> tuple[list[Integration], int]:
+    """One page of the company's integrations in creation order, and how many there are."""
+    query = select(Integration).where(Integration.company_id == company_id)
+    return paging.page(
+        session, query, Integration.created_at, Integration.id, limit=limit, offset=offset
+    )
+
+
+def find_for_store(
+    session: Session, company_id: int, provider: str, store_url: str
+) -> Integration | None:
+    """The company's integration of ``provider`` whose store URL is exactly ``store_url``."""
+    return session.scalar(
+        select(Integration).where(
+            Integration.company_id == company_id,
+            Integration.provider == provider,
+            Integration.store_url == store_url,
+        )
+    )
