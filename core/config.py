@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import attrs
@@ -33,12 +34,20 @@ class Settings:
     sweep_seconds: float = 10.0
     # Wake-ups from the web process are coalesced into one task per interval.
     wake_interval_seconds: float = 0.05
+    # Jobs a worker claims per round trip; database-only ones commit as one transaction.
+    worker_batch: int = 50
+    # Finished jobs are pruned after this long (dead ones stay for operators).
+    job_retention_seconds: float = 3600.0
     webhook_body_limit: int = 5 * 1024 * 1024
     storefront_body_limit: int = 32 * 1024
     mail_from: str = "storeflow@localhost"
     queue_immediate: bool = False
     # Extra plugin modules to import and register (``STOREFLOW_PLUGINS``, comma-separated).
     plugins: tuple[str, ...] = ()
+
+    @property
+    def job_retention(self) -> timedelta:
+        return timedelta(seconds=self.job_retention_seconds)
 
     @property
     def queue_path(self) -> Path:
@@ -84,6 +93,8 @@ def load() -> Settings:
         job_max_attempts=int(_env("JOB_MAX_ATTEMPTS", "8") or 8),
         sweep_seconds=float(_env("SWEEP_SECONDS", "10") or 10),
         wake_interval_seconds=float(_env("WAKE_INTERVAL_SECONDS", "0.05") or 0.05),
+        worker_batch=max(1, int(_env("WORKER_BATCH", "50") or 50)),
+        job_retention_seconds=float(_env("JOB_RETENTION_SECONDS", "3600") or 3600),
         mail_from=_env("MAIL_FROM", "storeflow@localhost") or "storeflow@localhost",
         queue_immediate=(_env("QUEUE_IMMEDIATE", "") or "").lower() in ("1", "true", "yes"),
         plugins=tuple(n.strip() for n in (_env("PLUGINS", "") or "").split(",") if n.strip()),

@@ -23,6 +23,7 @@ from storeflow.core import clock, config, plugins
 from storeflow.core.commerce.consumers import EventConsumer, collect_consumers
 from storeflow.core.storage import db
 from storeflow.core.stores.provider import Provider
+from storeflow.core.transport import mailer
 from storeflow.core.work import outbox, queue, tasks
 from storeflow.core.work.jobs import AnyKind, Sweep, collect_sweeps, index_kinds
 from storeflow.core.work.queue import Waker
@@ -33,6 +34,7 @@ class Runtime:
     settings: config.Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
     pm: pluggy.PluginManager
     providers: dict[str, Provider]
     job_kinds: dict[str, AnyKind]
@@ -42,6 +44,8 @@ class Runtime:
     tasks: tasks.Tasks | None = None
     # Tests set it to None when they run jobs themselves.
     waker: Waker | None = None
+    # Outgoing mail: one SMTP connection per worker thread, reused.
+    mail: mailer.Transport = attrs.field(factory=mailer.Transport)
 
     @classmethod
     def build(
@@ -60,6 +64,7 @@ class Runtime:
             settings=settings,
             engine=engine,
             sessions=db.make_sessionmaker(engine),
+            read_sessions=db.make_read_sessionmaker(engine),
             pm=pm,
             providers=plugins.providers(pm),
             job_kinds=index_kinds(pm.hook.register_job_kinds()),
@@ -69,7 +74,8 @@ class Runtime:
         rt.huey = queue.build_huey(settings)
         rt.tasks = tasks.bind(rt.huey, lambda: rt)
         interval = 0.0 if rt.huey.immediate else settings.wake_interval_seconds
-        rt.waker = Waker(rt.tasks.wake, interval)
+        tasks_ = rt.tasks
+        rt.waker = Waker(lambda _ids: tasks_.wake(), interval)
         event.listen(rt.sessions, "after_commit", rt._after_commit)
         event.listen(rt.sessions, "after_soft_rollback", _forget_jobs)
         return rt
@@ -79,7 +85,14 @@ class Runtime:
         with db.unit_of_work(self.sessions) as session:
             yield session
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A unit of work that only reads: on SQLite it takes no write lock."""
+        with db.unit_of_work(self.read_sessions) as session:
+            yield session
+
     def close(self) -> None:
+        self.mail.close()
         self.engine.dispose()
 
     def _after_commit(self, session: Session) -> None:
@@ -90,15 +103,9 @@ class Runtime:
             return
         now = clock.now()
         due = [job_id for job_id, when in new if when <= now]
-        later = [(job_id, when) for job_id, when in new if when > now]
+        # Jobs due later (delays, retries, timers) are found by the sweeper's tick.
         if due:
             self.waker.wake(due)
-        if self.tasks is not None:
-            for job_id, when in later:
-                try:
-                    self.tasks.schedule(job_id, when)
-                except Exception:  # the sweeper fires due jobs anyway
-                    pass
 
 
 def _forget_jobs(session: Session, previous_transaction: SessionTransaction) -> None:

@@ -28,16 +28,18 @@ import secrets
 import smtplib
 import socket
 from datetime import UTC, datetime
-from typing import Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import attrs
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
-from storeflow.core.config import Settings
 from storeflow.core.hookspecs import hookimpl
 from storeflow.core.storage.tables import Company, Subscriber
 from storeflow.core.transport import mailer, outbound
+
+if TYPE_CHECKING:
+    from storeflow.core.runtime import Runtime
 
 SECRET_KEY = "webhookSigningSecret"
 
@@ -100,8 +102,11 @@ class ExternalAction(Protocol):
     ) -> Rendered:
         """Decide exactly what to send (pure; may be called again, must not send)."""
 
-    def perform(self, rendered: Rendered, message_id: str, settings: Settings) -> Performed:
-        """Send it (no database). Return "sent" or "kept" (no transport configured)."""
+    def perform(self, rendered: Rendered, message_id: str, rt: Runtime) -> Performed:
+        """Send it (no database). Return "sent" or "kept" (no transport configured).
+
+        ``rt`` gives the settings and the runtime's transports (``rt.mail`` reuses one
+        SMTP connection per worker thread)."""
 
 
 # A step action as ``register_actions`` returns it; ``external`` tells which kind.
@@ -145,8 +150,9 @@ class EmailAction:
             headers=headers,
         )
 
-    def perform(self, rendered: Rendered, message_id: str, settings: Settings) -> Performed:
-        if not settings.smtp_url:
+    def perform(self, rendered: Rendered, message_id: str, rt: Runtime) -> Performed:
+        smtp_url = rt.settings.smtp_url
+        if not smtp_url:
             return "kept"
         mail = mailer.Mail(
             sender=rendered.sender,
@@ -157,7 +163,7 @@ class EmailAction:
             headers=rendered.headers,
         )
         try:
-            mailer.send(settings.smtp_url, mail)
+            rt.mail.send(smtp_url, mail)
         except _RETRYABLE_SMTP as error:  # nothing was handed over yet
             raise RetryLater(f"{type(error).__name__}: {error}") from error
         except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as error:
@@ -236,7 +242,7 @@ class WebhookAction:
             },
         )
 
-    def perform(self, rendered: Rendered, message_id: str, settings: Settings) -> Performed:
+    def perform(self, rendered: Rendered, message_id: str, rt: Runtime) -> Performed:
         try:
             response = outbound.post(rendered.url or "", rendered.body.encode(), rendered.headers)
         except outbound.BlockedURL:

@@ -30,9 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Kept for callers of the first increment (tests, CLI, demo).
-Loaded = sequences.Loaded
-
 
 def save_sequence(
     session: Session, company_id: int, seq: schema.Sequence, source: str = "api"
@@ -84,7 +81,9 @@ class RulesEngine:
     name = "rules"
 
     def on_event(self, rt: Runtime, session: Session, event: Event) -> None:
-        on_event(session, event)
+        # Internal steps due now (tags, branches) run in this transaction; sends are jobs.
+        with STEP_JOBS.inline(rt, session):
+            on_event(session, event)
 
 
 RULES_ENGINE = RulesEngine()

@@ -17,6 +17,8 @@ or a cursor that moved on, and sends nothing the second time.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -61,6 +63,15 @@ class Busy(RuntimeError):
     """Another worker holds the claim; the job is retried after its lease."""
 
 
+INLINE_STEPS = "storeflow.inline_steps"
+
+
+@attrs.define
+class InlineSteps:
+    kinds: frozenset[str]
+    due: list[tuple[int, int]] = attrs.field(factory=list)
+
+
 class StepJobs:
     """The ``step`` job kind: prepare (decide and claim), perform (send), finish (record).
 
@@ -80,7 +91,22 @@ class StepJobs:
         kind: str,
         again: str = "",
     ) -> None:
-        """Queue the step job; ``again`` names a repeat of the same position (cap, retry)."""
+        """Queue the step job; ``again`` names a repeat of the same position (cap, retry).
+
+        Inside :meth:`inline`, an internal step that is due now is run by the caller's
+        transaction instead of becoming a job.
+        """
+        inline = session.info.get(INLINE_STEPS)
+        if (
+            isinstance(inline, InlineSteps)
+            and position != END
+            and kind in inline.kinds
+            and due <= clock.now()
+            and not again
+        ):
+            inline.due.append((enrollment.id, position))
+            record_step(session, enrollment, position, kind, "scheduled", due)
+            return
         outbox.add(
             session,
             company_id=enrollment.company_id,
@@ -92,6 +118,28 @@ class StepJobs:
         )
         if position != END:
             record_step(session, enrollment, position, kind, "scheduled", due)
+
+    @contextmanager
+    def inline(self, rt: Runtime, session: Session) -> Iterator[None]:
+        """Run internal steps (delays, branches, tags) that fall due in the block, in the
+        caller's transaction, when the block ends; sends still become jobs."""
+        if isinstance(session.info.get(INLINE_STEPS), InlineSteps):
+            yield  # an outer block runs them
+            return
+        internal = {"delay", "branch"} | {
+            name for name, action in actions(rt).items() if not action.external
+        }
+        pending = InlineSteps(kinds=frozenset(internal))
+        session.info[INLINE_STEPS] = pending
+        try:
+            yield
+            while pending.due:
+                enrollment_id, position = pending.due.pop(0)
+                step = Job(ref_id=enrollment_id, payload={"position": position})
+                if self.prepare(rt, session, step) is not None:
+                    raise AssertionError(f"internal step {position} asked to send")
+        finally:
+            session.info.pop(INLINE_STEPS, None)
 
     def prepare(self, rt: Runtime, session: Session, job: Job) -> SendPlan | None:
         position = int(job.payload.get("position", 0))
@@ -323,7 +371,7 @@ class StepJobs:
         try:
             if not action.external:
                 raise TypeError(f"the action {plan.action!r} does not send anything")
-            status = action.perform(plan.rendered, plan.ledger_message_id, rt.settings)
+            status = action.perform(plan.rendered, plan.ledger_message_id, rt)
         except builtin_actions.RetryLater as exc:
             return "retry", str(exc)
         except builtin_actions.MaybeSent as exc:
@@ -429,9 +477,6 @@ def actions(rt: Runtime) -> dict[str, builtin_actions.Action]:
         for action in batch or ():
             found[action.name] = action
     return found
-
-
-_actions = actions  # the first increment's name, used by tests of the hook
 
 
 def _config(node: Node) -> dict[str, Any]:

@@ -103,7 +103,7 @@ def rt(settings: config.Settings) -> Iterator[Runtime]:
     clock.reset()
     yield runtime
     clock.reset()
-    runtime.engine.dispose()
+    runtime.close()
 
 
 @pytest.fixture

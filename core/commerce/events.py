@@ -7,6 +7,9 @@ backfill) are recorded for profiles and dry-runs but start nothing.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, get_args
 
@@ -24,6 +27,8 @@ from storeflow.core.work import outbox
 
 if TYPE_CHECKING:
     from storeflow.core.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 NAMES: tuple[EventName, ...] = get_args(EventName)
 
@@ -80,8 +85,49 @@ def append(
         # commits first or waits and then sees this event (see storeflow.core.storage.locks).
         lock_subscriber(session, subscriber.id)
     if event_id is not None and live:
-        EVENT_JOBS.add(session, company_id, event_id)
+        collected = session.info.get(COLLECTED)
+        if isinstance(collected, list):
+            collected.append(event_id)  # the caller dispatches it in this transaction
+        else:
+            EVENT_JOBS.add(session, company_id, event_id)
     return event_id
+
+
+COLLECTED = "storeflow.collected_events"
+
+
+@contextmanager
+def collecting(session: Session) -> Iterator[list[int]]:
+    """Collect the live events appended in the block instead of queuing an event job for
+    each; the caller hands them to :func:`dispatch` in the same transaction."""
+    if isinstance(session.info.get(COLLECTED), list):
+        raise RuntimeError("events are already being collected in this session")
+    collected: list[int] = []
+    session.info[COLLECTED] = collected
+    try:
+        yield collected
+    finally:
+        session.info.pop(COLLECTED, None)
+
+
+def dispatch(rt: Runtime, session: Session, event_ids: Sequence[int]) -> None:
+    """Append-then-run: hand each live event to every consumer, in this transaction.
+
+    Each event runs in a savepoint; an event whose consumers fail is rolled back alone
+    and handed to an ``event`` job, which retries it with backoff, so a rules problem
+    never holds up the store data that was just applied.
+    """
+    for event_id in event_ids:
+        event = session.get(Event, event_id)
+        if event is None or not event.live:
+            continue
+        try:
+            with session.begin_nested():
+                for consumer in rt.event_consumers:
+                    consumer.on_event(rt, session, event)
+        except Exception:
+            log.exception("consumers failed on event %s; it is queued to retry", event_id)
+            EVENT_JOBS.add(session, event.company_id, event_id)
 
 
 class EventJobs:

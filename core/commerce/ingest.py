@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storeflow.core import clock
-from storeflow.core.commerce import catalog, orders, records, subscribers
+from storeflow.core.commerce import catalog, events, orders, records, subscribers
 from storeflow.core.commerce.freshness import Outcome
 from storeflow.core.commerce.money import MoneyError
 from storeflow.core.errors import NotFound, StoreflowError
@@ -55,11 +55,33 @@ def receive(
     *,
     kind: DeliveryKind = "webhook",
 ) -> Received:
-    error: StoreflowError | None = None
+    """Check and store a verified delivery in the caller's (write) transaction."""
+    return store(
+        session, integration, provider, verified, body, check(provider, verified, body), kind=kind
+    )
+
+
+def check(provider: Provider, verified: Verified, body: bytes) -> StoreflowError | None:
+    """The provider's verdict on the body, before any transaction: None when it parses."""
     try:
         provider.parse_payload(verified.topic, body)
     except StoreflowError as exc:
-        error = exc
+        return exc
+    return None
+
+
+def store(
+    session: Session,
+    integration: Integration,
+    provider: Provider,
+    verified: Verified,
+    body: bytes,
+    error: StoreflowError | None,
+    *,
+    kind: DeliveryKind = "webhook",
+) -> Received:
+    """Insert the delivery (failed with ``error``, or pending with its job); a second copy
+    of the same delivery (same dedupe key) is a duplicate and stores nothing."""
     delivery_id = insert_ignore(
         session,
         InboundDelivery.__table__,
@@ -183,7 +205,11 @@ class DeliveryJobs:
         outbox.add(session, company_id=company_id, kind=self.name, key=key, ref_id=delivery_id)
 
     def run(self, rt: Runtime, session: Session, job: Job) -> None:
-        process_delivery(rt, session, job.ref_id)
+        # One transaction for everything the delivery causes inside storeflow: records,
+        # events, and what the consumers do with them (stops, enrollments, tags).
+        with events.collecting(session) as new_events:
+            process_delivery(rt, session, job.ref_id)
+        events.dispatch(rt, session, new_events)
 
 
 DELIVERY_JOBS = DeliveryJobs()

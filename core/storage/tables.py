@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -214,7 +215,26 @@ class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (
         UniqueConstraint("company_id", "kind", "key"),
-        Index("ix_jobs_status_available_at", "status", "available_at"),
+        # Partial: the claim, the lease sweep and the prune each read only their rows.
+        Index(
+            "ix_jobs_pending_due",
+            "available_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_jobs_running_lease",
+            "lease_until",
+            postgresql_where=text("status = 'running'"),
+            sqlite_where=text("status = 'running'"),
+        ),
+        Index(
+            "ix_jobs_done_at",
+            "done_at",
+            postgresql_where=text("status = 'done'"),
+            sqlite_where=text("status = 'done'"),
+        ),
     )
     id: Mapped[int] = _id()
     company_id: Mapped[int] = _company()

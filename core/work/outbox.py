@@ -2,19 +2,22 @@
 
 Huey delivers at most once, so the ``jobs`` table is the record of all pending
 work. A job is added in the same transaction as the change that calls for it;
-after commit the worker is woken (``storeflow.core.work.queue``). A worker claims a job with a
-conditional UPDATE (pending and due, or running with an expired lease), so two
-workers can never both hold it. The sweeper re-finds whatever a lost wake-up or a
-killed worker left behind.
+after commit the worker is woken (``storeflow.core.work.queue``). Workers claim due
+jobs in batches with one statement (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so
+concurrent claims never overlap; SQLite: the claim holds the database's write
+lock), each with a lease, and complete them in batches. The sweeper puts jobs whose
+lease expired back to pending, parks exhausted ones as ``dead`` and prunes finished
+ones, so the table stays as small as the work still to do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from storeflow.core import clock
@@ -87,6 +90,73 @@ def claim(session: Session, job_id: int, lease_seconds: float) -> Job | None:
     return session.execute(select(Job).where(Job.id == job_id)).scalar_one()
 
 
+def claim_batch(
+    session: Session,
+    *,
+    limit: int,
+    lease_seconds: float,
+    kinds: Collection[str] | None = None,
+    exclude: Collection[str] = (),
+) -> list[Job]:
+    """Take up to ``limit`` due pending jobs (of ``kinds``, not of ``exclude``), oldest due
+    first, with a lease.
+
+    One ``WITH due AS (SELECT ... LIMIT n) UPDATE ... RETURNING``; on PostgreSQL the
+    CTE locks its rows with ``SKIP LOCKED``, so two workers claiming at once take
+    disjoint batches.
+    """
+    now = clock.now()
+    due = (
+        select(Job.id)
+        .where(Job.status == "pending", Job.available_at <= now)
+        .order_by(Job.available_at, Job.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if kinds is not None:
+        due = due.where(Job.kind.in_(sorted(kinds)))
+    if exclude:
+        due = due.where(Job.kind.not_in(sorted(exclude)))
+    # A CTE is evaluated once; ``id IN (SELECT ... LIMIT n)`` may be re-run by the
+    # planner and then claim more than ``n`` rows.
+    chosen = due.cte("due")
+    claimed = session.scalars(
+        update(Job)
+        .where(Job.id == chosen.c.id, Job.status == "pending")
+        .values(
+            status="running",
+            attempts=Job.attempts + 1,
+            lease_until=now + timedelta(seconds=lease_seconds),
+        )
+        .returning(Job)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).all()
+    return sorted(claimed, key=lambda job: (job.available_at, job.id))
+
+
+def complete_many(session: Session, held: Collection[tuple[int, int]]) -> set[int]:
+    """Mark jobs done that we still hold (id, attempt); returns the ids that were."""
+    if not held:
+        return set()
+    attempts = dict(held)
+    now = clock.now()
+    rows = session.execute(
+        update(Job)
+        .where(Job.id.in_(sorted(attempts)), Job.status == "running")
+        .values(status="done", done_at=now, lease_until=None)
+        .returning(Job.id, Job.attempts)
+        .execution_options(synchronize_session=False)
+    ).all()
+    done = {job_id for job_id, attempt in rows if attempts.get(job_id) == attempt}
+    if len(done) != len(rows):
+        raise LostLease(f"jobs {sorted(set(attempts) - done)} were re-claimed")
+    return done
+
+
+class LostLease(RuntimeError):
+    """Someone else re-claimed a job after our lease expired; our work is rolled back."""
+
+
 def due_ids(session: Session, limit: int) -> list[int]:
     now = clock.now()
     return list(
@@ -131,12 +201,20 @@ def fail(session: Session, job_id: int, attempt: int, error: str, max_attempts: 
 
 @attrs.frozen
 class SweepReport:
-    enqueue: list[int]
+    due: int  # pending jobs due now, after the expired leases were put back
+    requeued: int
     dead: int
     unknown_messages: int
+    pruned: int
 
 
-def sweep(session: Session, *, max_attempts: int, limit: int = 1000) -> SweepReport:
+def sweep(
+    session: Session,
+    *,
+    max_attempts: int,
+    retention: timedelta = timedelta(hours=1),
+    limit: int = 1000,
+) -> SweepReport:
     """Find lost work. Computed from table state, so a skipped tick loses nothing."""
     now = clock.now()
     expired = select(Job.id, Job.attempts).where(Job.status == "running", Job.lease_until < now)
@@ -155,6 +233,16 @@ def sweep(session: Session, *, max_attempts: int, limit: int = 1000) -> SweepRep
             )
             .execution_options(synchronize_session=False)
         )
+    requeued = 0
+    if retry:
+        # Back to pending, keeping the attempt count: the next batch claim takes them.
+        requeued = rows_changed(
+            session,
+            update(Job)
+            .where(Job.id.in_(retry), Job.status == "running", Job.lease_until < now)
+            .values(status="pending", lease_until=None)
+            .execution_options(synchronize_session=False),
+        )
     # A message claimed for sending whose lease ran out may or may not have reached
     # the SMTP server: never resend blindly; surface it as unknown.
     unknown = rows_changed(
@@ -169,5 +257,26 @@ def sweep(session: Session, *, max_attempts: int, limit: int = 1000) -> SweepRep
         .execution_options(synchronize_session=False),
     )
     return SweepReport(
-        enqueue=retry + due_ids(session, limit), dead=len(exhausted), unknown_messages=unknown
+        due=len(due_ids(session, limit)),
+        requeued=requeued,
+        dead=len(exhausted),
+        unknown_messages=unknown,
+        pruned=prune(session, before=now - retention, limit=limit * 10),
+    )
+
+
+def prune(session: Session, *, before: datetime, limit: int = 10_000) -> int:
+    """Delete up to ``limit`` jobs finished before ``before`` (their effects are recorded
+    elsewhere: deliveries, events, the send ledger); dead jobs stay for operators."""
+    old = (
+        select(Job.id)
+        .where(Job.status == "done", Job.done_at < before)
+        .order_by(Job.done_at)
+        .limit(limit)
+    )
+    return rows_changed(
+        session,
+        delete(Job)
+        .where(Job.id.in_(old.scalar_subquery()))
+        .execution_options(synchronize_session=False),
     )

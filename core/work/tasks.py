@@ -1,17 +1,28 @@
-"""The worker's side of the outbox: run claimed jobs, drain what is due, sweep.
+"""The worker's side of the outbox: claim due jobs in batches, run them, sweep.
 
-Huey tasks are thin wrappers bound to one runtime by :func:`bind` (no task is
-defined at import time). They carry job ids only; the ``jobs`` table is the
-record. Each job is claimed, run and completed in its own transactions (see
-``storeflow.core.work.outbox``); its kind object comes from the runtime, which
-collected the kinds from the plugins.
+A round claims a batch of due jobs with one statement and runs them:
+
+- jobs of kinds that only change the database (``JobKind``: deliveries, events,
+  and any kind no loaded plugin registers, so that it fails with its name) run in
+  **one transaction**, a savepoint each, so one bad job never fails its neighbours
+  and the batch commits once (group commit);
+- jobs with an external effect (``EffectKind``: a step that sends) run one by one,
+  each as prepare (a transaction) -> perform (no transaction) -> finish (a
+  transaction), so a crash loses at most the one send in flight, which the sweeper
+  marks ``unknown``.
+
+The two lanes alternate, each in due order, so a backlog of old deliveries never
+starves new sends. Huey tasks are thin wrappers bound to one runtime by :func:`bind`
+(none is defined at import time). A wake-up carries nothing: at most one is queued
+at a time (a flag in Huey's storage), and a worker that claimed a full batch wakes
+another, so idle worker threads join a backlog and a burst leaves no stale tasks.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -21,6 +32,7 @@ from huey.api import Huey
 from storeflow.core.storage.tables import Job
 from storeflow.core.work import outbox
 from storeflow.core.work.jobs import EffectKind, JobKind
+from storeflow.core.work.outbox import LostLease
 
 if TYPE_CHECKING:
     from storeflow.core.runtime import Runtime
@@ -28,19 +40,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DRAIN_LIMIT = 500
-
-
-class LostLease(RuntimeError):
-    """Someone else re-claimed the job after our lease expired; our work was rolled back."""
+WAKE_FLAG = "storeflow.wake-pending"
 
 
 def execute(rt: Runtime, job_id: int) -> bool:
-    """Run one job if it can be claimed. Returns whether it was claimed."""
+    """Claim and run one job by id. Returns whether it was claimed."""
     with rt.unit_of_work() as session:
         job = outbox.claim(session, job_id, rt.settings.job_lease_seconds)
         if job is None:
             return False
         kind_name, attempt = job.kind, job.attempts
+    _run_claimed(rt, job_id, kind_name, attempt)
+    return True
+
+
+def _run_claimed(rt: Runtime, job_id: int, kind_name: str, attempt: int) -> None:
+    """Run a job we hold, in transactions of its own."""
     rt.pm.hook.job_started(kind=kind_name, job_id=job_id, attempt=attempt)
     kind = rt.job_kinds.get(kind_name)
     try:
@@ -57,15 +72,14 @@ def execute(rt: Runtime, job_id: int) -> bool:
         log.warning("job %s lost its lease; its work was rolled back", job_id)
     except Exception as exc:
         log.exception("job %s (%s) attempt %s failed", job_id, kind_name, attempt)
-        with rt.unit_of_work() as session:
-            outbox.fail(
-                session,
-                job_id,
-                attempt,
-                f"{type(exc).__name__}: {exc}",
-                rt.settings.job_max_attempts,
-            )
-    return True
+        _record_failure(rt, job_id, attempt, exc)
+
+
+def _record_failure(rt: Runtime, job_id: int, attempt: int, exc: BaseException) -> None:
+    with rt.unit_of_work() as session:
+        outbox.fail(
+            session, job_id, attempt, f"{type(exc).__name__}: {exc}", rt.settings.job_max_attempts
+        )
 
 
 def _execute_effect(rt: Runtime, kind: EffectKind[Any, Any], job_id: int, attempt: int) -> None:
@@ -78,75 +92,173 @@ def _execute_effect(rt: Runtime, kind: EffectKind[Any, Any], job_id: int, attemp
             raise LostLease(f"job {job_id} was re-claimed")
 
 
-def drain(rt: Runtime, limit: int = DRAIN_LIMIT) -> int:
-    """Run due jobs until none are left (or ``limit`` ran). Returns how many ran."""
+def effect_kinds(rt: Runtime) -> frozenset[str]:
+    return frozenset(name for name, kind in rt.job_kinds.items() if not isinstance(kind, JobKind))
+
+
+def run_internal_batch(rt: Runtime, limit: int) -> int:
+    """Claim up to ``limit`` database-only jobs and run them in one transaction."""
+    effects = effect_kinds(rt)
+    with rt.unit_of_work() as session:
+        claimed = outbox.claim_batch(
+            session, limit=limit, lease_seconds=rt.settings.job_lease_seconds, exclude=effects
+        )
+        held = [(job.id, job.kind, job.attempts) for job in claimed]
+    if not held:
+        return 0
+    try:
+        _group_commit(rt, held)
+    except Exception:  # the batch as a whole (a lost lease, a deadlock): one by one instead
+        log.warning("a batch of %d jobs failed as a whole; running them one by one", len(held))
+        for job_id, kind_name, attempt in held:
+            _run_claimed(rt, job_id, kind_name, attempt)
+    return len(held)
+
+
+def _group_commit(rt: Runtime, held: list[tuple[int, str, int]]) -> None:
+    with rt.unit_of_work() as session:
+        done: list[tuple[int, int]] = []
+        failed: list[tuple[int, int, str]] = []
+        for job_id, kind_name, attempt in held:
+            rt.pm.hook.job_started(kind=kind_name, job_id=job_id, attempt=attempt)
+            kind = rt.job_kinds.get(kind_name)
+            try:
+                with session.begin_nested():
+                    if not isinstance(kind, JobKind):
+                        raise LookupError(f"no plugin registers the job kind {kind_name!r}")
+                    kind.run(rt, session, session.get_one(Job, job_id))
+            except Exception as exc:
+                log.exception("job %s (%s) attempt %s failed", job_id, kind_name, attempt)
+                failed.append((job_id, attempt, f"{type(exc).__name__}: {exc}"))
+            else:
+                done.append((job_id, attempt))
+        outbox.complete_many(session, done)
+        for job_id, attempt, error in failed:
+            outbox.fail(session, job_id, attempt, error, rt.settings.job_max_attempts)
+
+
+def run_effect_batch(rt: Runtime, limit: int) -> int:
+    """Claim up to ``limit`` jobs with external effects and run each on its own."""
+    effects = effect_kinds(rt)
+    if not effects:
+        return 0
+    with rt.unit_of_work() as session:
+        claimed = outbox.claim_batch(
+            session, limit=limit, lease_seconds=rt.settings.job_lease_seconds, kinds=effects
+        )
+        held = [(job.id, job.kind, job.attempts) for job in claimed]
+    for job_id, kind_name, attempt in held:
+        _run_claimed(rt, job_id, kind_name, attempt)
+    return len(held)
+
+
+def drain(
+    rt: Runtime, limit: int = DRAIN_LIMIT, *, on_full: Callable[[], None] | None = None
+) -> int:
+    """Run due jobs, alternating the two lanes, until none are left or ``limit`` ran.
+
+    ``on_full`` is called when a lane claimed a full batch: there is more work than
+    this worker takes at once, so another worker may join.
+    """
+    batch = rt.settings.worker_batch
     ran = 0
     while ran < limit:
-        with rt.unit_of_work() as session:
-            ids = outbox.due_ids(session, 50)
-        if not ids:
+        size = min(batch, limit - ran)
+        internal = run_internal_batch(rt, size)
+        ran += internal
+        if ran >= limit:
             break
-        claimed = [job_id for job_id in ids if execute(rt, job_id)]
-        if not claimed:
+        effect_size = min(max(1, batch // 2), limit - ran)
+        effects = run_effect_batch(rt, effect_size)
+        ran += effects
+        if on_full is not None and (internal == size or effects == effect_size):
+            on_full()
+        if internal + effects == 0:
             break
-        ran += len(claimed)
     return ran
 
 
 def sweep(rt: Runtime) -> outbox.SweepReport:
     """Find lost work and run every registered sweep, in one transaction."""
+    started = time.monotonic()
     with rt.unit_of_work() as session:
-        report = outbox.sweep(session, max_attempts=rt.settings.job_max_attempts)
+        report = outbox.sweep(
+            session,
+            max_attempts=rt.settings.job_max_attempts,
+            retention=rt.settings.job_retention,
+        )
         for periodic in rt.sweeps:
             periodic.run(rt, session)
-    if report.enqueue and rt.tasks is not None:
-        for start in range(0, len(report.enqueue), 100):
-            rt.tasks.run_jobs(report.enqueue[start : start + 100])
+    if report.requeued or report.dead or report.unknown_messages or report.pruned:
+        log.info(
+            "sweep: %d due, %d requeued after an expired lease, %d dead, %d sends unknown, "
+            "%d finished jobs pruned (%.0f ms)",
+            report.due,
+            report.requeued,
+            report.dead,
+            report.unknown_messages,
+            report.pruned,
+            (time.monotonic() - started) * 1000,
+        )
+    if report.due and rt.tasks is not None:
+        rt.tasks.wake(stale_after=max(30.0, 3 * rt.settings.sweep_seconds))
     return report
 
 
-class JobsTask(Protocol):
-    """The ``run_jobs`` huey task: call it to enqueue, ``schedule`` to delay."""
+class DrainTask(Protocol):
+    """The ``drain`` huey task: call it to queue a wake-up."""
 
-    def __call__(self, job_ids: list[int]) -> object: ...
-
-    def schedule(self, *, args: tuple[list[int]], eta: datetime) -> object: ...
+    def __call__(self) -> object: ...
 
 
 class SweepTask(Protocol):
     def __call__(self) -> object: ...
 
 
-@attrs.frozen
+@attrs.define
 class Tasks:
-    """The Huey tasks of one runtime: how the web side wakes workers, and what they run."""
+    """The Huey tasks of one runtime: how producers wake workers, and what workers run."""
 
     huey: Huey
-    run_jobs: JobsTask
-    sweep_now: SweepTask
+    drain: DrainTask | None = None
+    sweep_now: SweepTask | None = None
 
-    def wake(self, job_ids: list[int]) -> None:
-        self.run_jobs(job_ids)
+    def wake(self, *, stale_after: float | None = None) -> None:
+        """Queue a wake-up unless one is already queued (coalesced across processes).
 
-    def schedule(self, job_id: int, eta: datetime) -> None:
-        # Immediate mode has no scheduler; tests drain due jobs themselves.
-        if not self.huey.immediate:
-            self.run_jobs.schedule(args=([job_id],), eta=eta)
+        Huey delivers at most once: a queued wake-up can be lost with a killed consumer,
+        leaving the flag behind. The sweeper passes ``stale_after`` to replace a flag
+        older than that.
+        """
+        if stale_after is not None:
+            raised = self.huey.get(WAKE_FLAG, peek=True)
+            if raised is not None and time.time() - float(raised) > stale_after:
+                self.huey.get(WAKE_FLAG)
+        if self.huey.put_if_empty(WAKE_FLAG, str(time.time())) and self.drain is not None:
+            self.drain()
+
+    def run_drain(self, rt: Runtime) -> int:
+        """The task body: clear the flag first, so a commit from now on queues a new one."""
+        self.huey.get(WAKE_FLAG)  # reading pops it
+        return drain(rt, limit=10**9, on_full=self._wake_other)
+
+    def _wake_other(self) -> None:
+        if self.huey.immediate:
+            return  # one thread runs everything in immediate mode
+        if self.huey.put_if_empty(WAKE_FLAG, str(time.time())) and self.drain is not None:
+            self.drain()
 
 
 def bind(huey: Huey, runtime: Callable[[], Runtime]) -> Tasks:
     """Define the tasks on ``huey``; each resolves the runtime when it runs.
 
     Huey ships no type information, so its decorators are applied as calls: what they
-    return is described by :class:`JobsTask` and :class:`SweepTask`.
+    return is described by :class:`DrainTask` and :class:`SweepTask`.
     """
+    tasks = Tasks(huey=huey)
 
-    def run_jobs(job_ids: list[int]) -> int:
-        rt = runtime()
-        ran = sum(1 for job_id in job_ids if execute(rt, job_id))
-        # Coalesced wake-ups name only some of the jobs that are due: take the rest too.
-        ran += drain(rt)
-        return ran
+    def drain_task() -> int:
+        return tasks.run_drain(runtime())
 
     def sweep_now() -> None:
         sweep(runtime())
@@ -154,11 +266,11 @@ def bind(huey: Huey, runtime: Callable[[], Runtime]) -> Tasks:
     def sweep_periodic() -> None:
         sweep(runtime())
 
-    jobs_task: JobsTask = huey.task(name="storeflow.run_jobs")(run_jobs)
-    sweep_task: SweepTask = huey.task(name="storeflow.sweep_now")(
+    tasks.drain = huey.task(name="storeflow.drain")(drain_task)
+    tasks.sweep_now = huey.task(name="storeflow.sweep_now")(
         huey.lock_task("storeflow-sweeper")(sweep_now)
     )
     huey.periodic_task(crontab(minute="*"), name="storeflow.sweep_periodic")(
         huey.lock_task("storeflow-sweeper-periodic")(sweep_periodic)
     )
-    return Tasks(huey=huey, run_jobs=jobs_task, sweep_now=sweep_task)
+    return tasks
