@@ -36,6 +36,11 @@ class Settings:
     wake_interval_seconds: float = 0.05
     # Jobs a worker claims per round trip; database-only ones commit as one transaction.
     worker_batch: int = 50
+    # A batch's transaction ends after this long (the rest of the batch goes on in the
+    # next one), and on SQLite the worker pauses this long after each commit, so that
+    # requests never wait long for the database's one write lock.
+    worker_transaction_seconds: float = 0.025
+    worker_yield_seconds: float = 0.003
     # Finished jobs are pruned after this long (dead ones stay for operators).
     job_retention_seconds: float = 3600.0
     webhook_body_limit: int = 5 * 1024 * 1024
@@ -94,6 +99,8 @@ def load() -> Settings:
         sweep_seconds=float(_env("SWEEP_SECONDS", "10") or 10),
         wake_interval_seconds=float(_env("WAKE_INTERVAL_SECONDS", "0.05") or 0.05),
         worker_batch=max(1, int(_env("WORKER_BATCH", "50") or 50)),
+        worker_transaction_seconds=float(_env("WORKER_TRANSACTION_SECONDS", "0.025") or 0.025),
+        worker_yield_seconds=float(_env("WORKER_YIELD_SECONDS", "0.003") or 0.003),
         job_retention_seconds=float(_env("JOB_RETENTION_SECONDS", "3600") or 3600),
         mail_from=_env("MAIL_FROM", "storeflow@localhost") or "storeflow@localhost",
         queue_immediate=(_env("QUEUE_IMMEDIATE", "") or "").lower() in ("1", "true", "yes"),

@@ -7,6 +7,7 @@ import socket
 import threading
 from datetime import timedelta
 
+import attrs
 import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
@@ -62,6 +63,7 @@ def commits_during(rt, action) -> int:
 
 
 def test_a_batch_of_deliveries_commits_once_with_events_and_enrollments(rt, client, tenant):
+    rt.settings = attrs.evolve(rt.settings, worker_transaction_seconds=60.0)
     load_rule(rt, tenant.company_id, TAG_THEN_EMAIL)
     store_orders(rt, client, tenant, 20)
     ran = []
@@ -79,6 +81,16 @@ def test_a_batch_of_deliveries_commits_once_with_events_and_enrollments(rt, clie
     with rt.unit_of_work() as session:
         tags = session.scalars(select(Subscriber.tags)).all()
     assert all("buyer" in (t or []) for t in tags) and len(tags) == 20
+
+
+def test_a_batch_past_its_time_budget_goes_on_in_a_new_transaction(rt, client, tenant):
+    rt.settings = attrs.evolve(rt.settings, worker_transaction_seconds=0.0)
+    store_orders(rt, client, tenant, 5)
+    ran = []
+    commits = commits_during(rt, lambda: ran.append(tasks.run_internal_batch(rt, 50)))
+    # Each transaction takes at least one job, so none is ever empty or endless.
+    assert ran == [5] and commits == 1 + 5
+    assert count(rt, InboundDelivery, InboundDelivery.status == "processed") == 5
 
 
 def test_one_unmappable_delivery_in_a_batch_is_kept_failed_and_the_rest_are_processed(
@@ -151,7 +163,6 @@ def test_new_sends_are_not_starved_by_a_backlog_of_old_deliveries(rt_smtp, clien
 
 
 def test_wake_ups_are_coalesced_to_one_queued_task(settings, tmp_path):
-    import attrs
 
     from storeflow.core.runtime import Runtime
 
@@ -171,7 +182,6 @@ def test_wake_ups_are_coalesced_to_one_queued_task(settings, tmp_path):
 
 
 def test_a_lost_wake_up_is_replaced_by_the_sweeper(settings, tmp_path, tenant):
-    import attrs
 
     from storeflow.core.runtime import Runtime
 

@@ -7,11 +7,13 @@ share one file; PostgreSQL is used as is.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
 from sqlalchemy import Connection, CursorResult, Engine, UpdateBase, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -34,9 +36,30 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 READ_ONLY = "storeflow_read_only"
 
 
+# How long a writer waits for SQLite's write lock before "database is locked".
+WRITE_LOCK_TIMEOUT = 30.0
+
+
 def _sqlite_begin(conn: Connection) -> None:
-    read_only = conn.get_execution_options().get(READ_ONLY, False)
-    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    if conn.get_execution_options().get(READ_ONLY, False):
+        conn.exec_driver_sql("BEGIN")
+        return
+    # SQLite's own busy handler sleeps up to 100 ms between tries, so a waiting request
+    # can miss every short gap between a worker's batches. Poll for the lock instead,
+    # every half millisecond: a worker that pauses after each commit lets it in at once.
+    deadline = time.monotonic() + WRITE_LOCK_TIMEOUT
+    conn.exec_driver_sql("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc.orig) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.0005)
+    finally:
+        conn.exec_driver_sql("PRAGMA busy_timeout=30000")
 
 
 def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:

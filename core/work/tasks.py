@@ -106,20 +106,37 @@ def run_internal_batch(rt: Runtime, limit: int) -> int:
         held = [(job.id, job.kind, job.attempts) for job in claimed]
     if not held:
         return 0
-    try:
-        _group_commit(rt, held)
-    except Exception:  # the batch as a whole (a lost lease, a deadlock): one by one instead
-        log.warning("a batch of %d jobs failed as a whole; running them one by one", len(held))
-        for job_id, kind_name, attempt in held:
-            _run_claimed(rt, job_id, kind_name, attempt)
+    remaining = held
+    while remaining:
+        try:
+            remaining = _group_commit(rt, remaining)
+        except Exception:  # the batch as a whole (a lost lease, a deadlock): one by one
+            log.warning("a batch of %d jobs failed as a whole; running them one by one", len(held))
+            for job_id, kind_name, attempt in remaining:
+                _run_claimed(rt, job_id, kind_name, attempt)
+            remaining = []
+        _yield_write_lock(rt)
     return len(held)
 
 
-def _group_commit(rt: Runtime, held: list[tuple[int, str, int]]) -> None:
+def _yield_write_lock(rt: Runtime) -> None:
+    """On SQLite, pause after a commit so that requests waiting for the one write lock
+    get it before this worker's next transaction (they poll every half millisecond)."""
+    if rt.engine.dialect.name == "sqlite":
+        time.sleep(rt.settings.worker_yield_seconds)
+
+
+def _group_commit(rt: Runtime, held: list[tuple[int, str, int]]) -> list[tuple[int, str, int]]:
+    """Run held jobs in one transaction until its time budget is spent; the rest are
+    returned for the next transaction (still ours: their leases stand)."""
+    budget = time.monotonic() + rt.settings.worker_transaction_seconds
     with rt.unit_of_work() as session:
         done: list[tuple[int, int]] = []
         failed: list[tuple[int, int, str]] = []
-        for job_id, kind_name, attempt in held:
+        for index, (job_id, kind_name, attempt) in enumerate(held):
+            if index and time.monotonic() > budget:
+                rest = held[index:]
+                break
             rt.pm.hook.job_started(kind=kind_name, job_id=job_id, attempt=attempt)
             kind = rt.job_kinds.get(kind_name)
             try:
@@ -132,9 +149,12 @@ def _group_commit(rt: Runtime, held: list[tuple[int, str, int]]) -> None:
                 failed.append((job_id, attempt, f"{type(exc).__name__}: {exc}"))
             else:
                 done.append((job_id, attempt))
+        else:
+            rest = []
         outbox.complete_many(session, done)
         for job_id, attempt, error in failed:
             outbox.fail(session, job_id, attempt, error, rt.settings.job_max_attempts)
+    return rest
 
 
 def run_effect_batch(rt: Runtime, limit: int) -> int:
