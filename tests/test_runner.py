@@ -12,7 +12,7 @@ from storeflow.core.commerce.events import NAMES
 from storeflow.core.storage.tables import Job
 from storeflow.core.work import tasks
 from storeflow.rules.compiler import next_send_time
-from storeflow.rules.schema import EVENT_NAMES, Window
+from storeflow.rules.schema import Window
 from tests.rulekit import (
     CART,
     CHECKOUT,
@@ -39,8 +39,21 @@ from tests.rulekit import (
 )
 
 
-def test_rule_event_names_are_the_core_event_names():
-    assert EVENT_NAMES == NAMES
+def test_rule_files_accept_every_core_event_name_and_nothing_else():
+    from storeflow.rules import schema
+
+    def trigger(name: str) -> dict:
+        return {
+            "id": "t",
+            "name": "T",
+            "trigger": {"event": name},
+            "steps": [{"tag": {"add": ["x"]}}],
+        }
+
+    for name in NAMES:
+        assert schema.structure_sequence(trigger(name)).trigger.event == name
+    with pytest.raises(schema.SchemaError):
+        schema.structure_sequence(trigger("ecommerce.order_teleported"))
 
 
 # --- triggers: every operator and path form, through the runner --------------------------
