@@ -117,8 +117,11 @@ def dispatch(rt: Runtime, session: Session, event_ids: Sequence[int]) -> None:
     and handed to an ``event`` job, which retries it with backoff, so a rules problem
     never holds up the store data that was just applied.
     """
+    if not event_ids:
+        return
+    loaded = {row.id: row for row in session.scalars(select(Event).where(Event.id.in_(event_ids)))}
     for event_id in event_ids:
-        event = session.get(Event, event_id)
+        event = loaded.get(event_id)
         if event is None or not event.live:
             continue
         try:

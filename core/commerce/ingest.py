@@ -46,21 +46,6 @@ class Received:
     error: StoreflowError | None = None
 
 
-def receive(
-    session: Session,
-    integration: Integration,
-    provider: Provider,
-    verified: Verified,
-    body: bytes,
-    *,
-    kind: DeliveryKind = "webhook",
-) -> Received:
-    """Check and store a verified delivery in the caller's (write) transaction."""
-    return store(
-        session, integration, provider, verified, body, check(provider, verified, body), kind=kind
-    )
-
-
 def check(provider: Provider, verified: Verified, body: bytes) -> StoreflowError | None:
     """The provider's verdict on the body, before any transaction: None when it parses."""
     try:

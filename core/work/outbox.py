@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storeflow.core import clock
@@ -157,6 +157,22 @@ class LostLease(RuntimeError):
     """Someone else re-claimed a job after our lease expired; our work is rolled back."""
 
 
+def jobs_by_id(session: Session, job_ids: Collection[int]) -> list[Job]:
+    """The rows of jobs a worker holds, in one query."""
+    if not job_ids:
+        return []
+    return list(session.scalars(select(Job).where(Job.id.in_(sorted(job_ids)))))
+
+
+def due_count(session: Session, limit: int) -> int:
+    """How many pending jobs are due now, counting at most ``limit``."""
+    now = clock.now()
+    due = (
+        select(Job.id).where(Job.status == "pending", Job.available_at <= now).limit(limit)
+    ).subquery()
+    return int(session.scalar(select(func.count()).select_from(due)) or 0)
+
+
 def due_ids(session: Session, limit: int) -> list[int]:
     now = clock.now()
     return list(
@@ -257,7 +273,7 @@ def sweep(
         .execution_options(synchronize_session=False),
     )
     return SweepReport(
-        due=len(due_ids(session, limit)),
+        due=due_count(session, limit),
         requeued=requeued,
         dead=len(exhausted),
         unknown_messages=unknown,

@@ -131,6 +131,9 @@ def _group_commit(rt: Runtime, held: list[tuple[int, str, int]]) -> list[tuple[i
     returned for the next transaction (still ours: their leases stand)."""
     budget = time.monotonic() + rt.settings.worker_transaction_seconds
     with rt.unit_of_work() as session:
+        rows = {
+            job.id: job for job in outbox.jobs_by_id(session, [job_id for job_id, _, _ in held])
+        }
         done: list[tuple[int, int]] = []
         failed: list[tuple[int, int, str]] = []
         for index, (job_id, kind_name, attempt) in enumerate(held):
@@ -143,7 +146,7 @@ def _group_commit(rt: Runtime, held: list[tuple[int, str, int]]) -> list[tuple[i
                 with session.begin_nested():
                     if not isinstance(kind, JobKind):
                         raise LookupError(f"no plugin registers the job kind {kind_name!r}")
-                    kind.run(rt, session, session.get_one(Job, job_id))
+                    kind.run(rt, session, rows[job_id])
             except Exception as exc:
                 log.exception("job %s (%s) attempt %s failed", job_id, kind_name, attempt)
                 failed.append((job_id, attempt, f"{type(exc).__name__}: {exc}"))
@@ -263,10 +266,8 @@ class Tasks:
         return drain(rt, limit=10**9, on_full=self._wake_other)
 
     def _wake_other(self) -> None:
-        if self.huey.immediate:
-            return  # one thread runs everything in immediate mode
-        if self.huey.put_if_empty(WAKE_FLAG, str(time.time())) and self.drain is not None:
-            self.drain()
+        if not self.huey.immediate:  # one thread runs everything in immediate mode
+            self.wake()
 
 
 def bind(huey: Huey, runtime: Callable[[], Runtime]) -> Tasks:
