@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 
 .PHONY: install run test lint typecheck import-tree demo bench clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -c requirements.lock -e ".[test]"
 	touch $@
 
 install: $(BIN)/.installed

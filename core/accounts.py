@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storeflow.core import clock
-from storeflow.core.emails import normalize_email
+from storeflow.core.emails import InvalidAddress, account_email, normalize_email
 from storeflow.core.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from storeflow.core.storage.tables import ApiKey, Company, Membership, User
 
@@ -77,11 +77,12 @@ def role_in(session: Session, user_id: int, company_id: int) -> tuple[str, Compa
 
 
 def create_user(session: Session, email: str, password: str) -> User:
-    email = normalize_email(email)
-    if "@" not in email:
+    try:
+        email = account_email(email)
+    except InvalidAddress as error:
         raise ValidationFailed(
-            "not an email address", details=[{"path": "$.email", "message": "invalid"}]
-        )
+            f"not an email address: {error}", details=[{"path": "$.email", "message": str(error)}]
+        ) from None
     if len(password) < 8:
         raise ValidationFailed(
             "passwords have at least 8 characters",
@@ -89,12 +90,28 @@ def create_user(session: Session, email: str, password: str) -> User:
         )
     user = session.scalar(select(User).where(User.email == email))
     if user is None:
-        user = User(email=email, password_hash=_hasher.hash(password))
+        user = User(email=email, password_hash=_hasher.hash(password), session_version=0)
         session.add(user)
         session.flush()
     else:
-        user.password_hash = _hasher.hash(password)
+        set_password(session, user, password)
     return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """A new password; every page session of the user ends (a thief's copy included)."""
+    user.password_hash = _hasher.hash(password)
+    end_sessions(session, user)
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """End every page session of ``user``: their cookies carry the old version number.
+
+    Sessions are signed cookies, which cannot be recalled one by one; one counter per
+    user is what makes "sign out" and "change password" reach the other browsers too.
+    """
+    user.session_version = (user.session_version or 0) + 1
+    session.flush()
 
 
 def add_member(session: Session, user: User, company: Company, role: str) -> Membership:

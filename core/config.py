@@ -49,6 +49,45 @@ class Settings:
     queue_immediate: bool = False
     # Extra plugin modules to import and register (``STOREFLOW_PLUGINS``, comma-separated).
     plugins: tuple[str, ...] = ()
+    # --- operations (logging, shutdown, retention, metrics) ------------------------------
+    log_level: str = "INFO"
+    log_format: str = "text"  # text | json
+    # SIGTERM: running jobs get this long to finish before the worker exits anyway.
+    shutdown_grace_seconds: float = 25.0
+    # The sweeper deletes, in batches, rows older than these (0 keeps them forever).
+    delivery_retention_days: float = 30.0  # processed and ignored raw deliveries
+    failed_delivery_retention_days: float = 90.0  # failed ones, kept longer for replay
+    plugin_request_retention_days: float = 7.0  # the plugins' webhook-id replay answers
+    event_retention_days: float = 400.0  # events no enrollment starts from
+    retention_batch: int = 500  # rows per table per sweep
+    # When set, GET /metrics requires ``Authorization: Bearer <token>``.
+    metrics_token: str | None = None
+    # --- end operations -------------------------------------------------------------------
+    # --- replenishment (storeflow.core.commerce.replenishment) ---------------------------
+    # The due sweep fires reminders in batches of this many, at most ``limit`` per sweep
+    # (the rest fire on the next one), so one sweep's transaction stays bounded.
+    replenishment_sweep_batch: int = 500
+    replenishment_sweep_limit: int = 2_000
+    # A live order whose reminder would already have been due this many days ago
+    # (an old order seen for the first time) schedules nothing.
+    replenishment_late_days: float = 14.0
+    # ``suggestedDays`` needs at least this many repeat-purchase intervals.
+    replenishment_min_samples: int = 5
+    # --- end replenishment ----------------------------------------------------------------
+    # --- back in stock (storeflow.core.commerce.waitlists, storeflow.web.storefront) -----
+    # Storefront waitlist requests: per client IP per minute, per email per hour.
+    storefront_ip_per_minute: int = 30
+    storefront_email_per_hour: int = 10
+    # --- end back in stock ----------------------------------------------------------------
+    # --- hardening (edges, sessions, proxies) ---------------------------------------------
+    # Orders placed longer ago than this are history even when a webhook brings them.
+    live_order_max_age_days: float = 30.0
+    # A signed-in page session ends this long after sign-in, whatever the activity.
+    session_max_age_seconds: int = 12 * 3600
+    # Reverse proxies in front of the app that append to X-Forwarded-For (0: none, the
+    # peer address is the client). Set it to the number of proxies you run, never more.
+    proxy_hops: int = 0
+    # --- end hardening ----------------------------------------------------------------------
 
     @property
     def job_retention(self) -> timedelta:
@@ -105,4 +144,26 @@ def load() -> Settings:
         mail_from=_env("MAIL_FROM", "storeflow@localhost") or "storeflow@localhost",
         queue_immediate=(_env("QUEUE_IMMEDIATE", "") or "").lower() in ("1", "true", "yes"),
         plugins=tuple(n.strip() for n in (_env("PLUGINS", "") or "").split(",") if n.strip()),
+        # --- operations ---
+        log_level=(_env("LOG_LEVEL", "INFO") or "INFO").upper(),
+        log_format=(_env("LOG_FORMAT", "text") or "text").lower(),
+        shutdown_grace_seconds=float(_env("SHUTDOWN_GRACE_SECONDS", "25") or 25),
+        delivery_retention_days=float(_env("DELIVERY_RETENTION_DAYS", "30") or 30),
+        failed_delivery_retention_days=float(_env("FAILED_DELIVERY_RETENTION_DAYS", "90") or 90),
+        plugin_request_retention_days=float(_env("PLUGIN_REQUEST_RETENTION_DAYS", "7") or 7),
+        event_retention_days=float(_env("EVENT_RETENTION_DAYS", "400") or 400),
+        retention_batch=max(1, int(_env("RETENTION_BATCH", "500") or 500)),
+        metrics_token=_env("METRICS_TOKEN"),
+        # --- replenishment ---
+        replenishment_sweep_batch=max(1, int(_env("REPLENISHMENT_SWEEP_BATCH", "500") or 500)),
+        replenishment_sweep_limit=max(1, int(_env("REPLENISHMENT_SWEEP_LIMIT", "2000") or 1)),
+        replenishment_late_days=float(_env("REPLENISHMENT_LATE_DAYS", "14") or 14),
+        replenishment_min_samples=max(1, int(_env("REPLENISHMENT_MIN_SAMPLES", "5") or 5)),
+        # --- back in stock ---
+        storefront_ip_per_minute=max(1, int(_env("STOREFRONT_IP_PER_MINUTE", "30") or 30)),
+        storefront_email_per_hour=max(1, int(_env("STOREFRONT_EMAIL_PER_HOUR", "10") or 10)),
+        # --- hardening ---
+        live_order_max_age_days=float(_env("LIVE_ORDER_MAX_AGE_DAYS", "30") or 30),
+        session_max_age_seconds=max(60, int(_env("SESSION_MAX_AGE_SECONDS", "43200") or 43200)),
+        proxy_hops=max(0, int(_env("PROXY_HOPS", "0") or 0)),
     )

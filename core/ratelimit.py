@@ -48,26 +48,32 @@ def _window(limit: Limit) -> tuple[int, float]:
 
 
 class MemoryLimiter:
-    """Counters in this process (one web worker); old windows are dropped as they pass."""
+    """Counters in this process (one web worker), grouped by limit and window.
+
+    Each limit keeps one table of counters per window number; when a window has
+    passed, its whole table is dropped in one step. No hit ever walks the counters
+    of other keys, however many distinct keys (addresses, emails) a flood brings.
+    """
 
     def __init__(self) -> None:
-        self._counts: dict[tuple[str, str], tuple[int, int]] = {}
+        self._windows: dict[str, dict[int, dict[str, int]]] = {}
         self._lock = threading.Lock()
 
     def hit(self, limit: Limit, key: str) -> float | None:
         number, remaining = _window(limit)
         with self._lock:
-            window, count = self._counts.get((limit.name, key), (number, 0))
-            count = count + 1 if window == number else 1
-            self._counts[(limit.name, key)] = (number, count)
-            if len(self._counts) > 100_000:  # a flood of distinct keys: forget stale windows
-                self._forget_old(limit, number)
+            windows = self._windows.setdefault(limit.name, {})
+            for old in [n for n in windows if n != number]:  # at most one or two
+                del windows[old]  # an expired window: all its keys at once
+            counts = windows.setdefault(number, {})
+            count = counts.get(key, 0) + 1
+            counts[key] = count
         return remaining if count > limit.count else None
 
-    def _forget_old(self, limit: Limit, number: int) -> None:
-        self._counts = {
-            k: v for k, v in self._counts.items() if k[0] != limit.name or v[0] == number
-        }
+    def size(self) -> int:
+        """How many counters are held (for tests and diagnostics)."""
+        with self._lock:
+            return sum(len(c) for w in self._windows.values() for c in w.values())
 
 
 class RedisLimiter:

@@ -6,16 +6,23 @@ transaction. *External* actions (email, webhook) are claimed in the send ledger
 first, performed outside any transaction, then recorded (see ``storeflow.rules.runner``):
 
 - ``render(ctx, config, defaults)`` decides exactly what to send (no I/O; it is
-  called again for a retry, so it must not have effects);
+  called again for a retry, so it must not have effects). The step runner calls it
+  after the claim has committed, outside any transaction (templates may take up to
+  their time budget), so it must not use the database: ``ctx.subscriber`` is a
+  detached row;
 - ``perform(rendered, message_id, settings)`` does it and returns ``"sent"`` (or
   ``"kept"`` when no transport is configured). To say how it went wrong it raises
   :class:`RetryLater` (certainly not delivered: try again later),
-  :class:`MaybeSent` (the outcome is unknown: never retried) or anything else
-  (certainly not delivered, and retrying will not help: failed).
+  :class:`MaybeSent` (the outcome is unknown: never retried), :class:`Rejected`
+  (the recipient's server refused the address for good: failed, and the address is
+  suppressed) or anything else (certainly not delivered, and retrying will not
+  help: failed).
 
-Emails carry RFC 8058 one-click unsubscribe headers (``List-Unsubscribe`` with the
+Emails are text, or text and HTML (``html:`` in the step) as ``multipart/alternative``.
+They carry RFC 8058 one-click unsubscribe headers (``List-Unsubscribe`` with the
 subscriber's token URL and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``)
-and the same link in a footer. Webhooks are JSON, signed with the company's
+and the same link in a footer (of both parts). Each template field renders under
+the budget of ``storeflow.rules.templates``; a failure names the field. Webhooks are JSON, signed with the company's
 Standard Webhooks secret (the ``standardwebhooks`` library), and go through
 ``storeflow.core.transport.outbound``'s SSRF guard.
 """
@@ -31,11 +38,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import attrs
+from markupsafe import escape
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
+from storeflow.core import emails
 from storeflow.core.hookspecs import hookimpl
-from storeflow.core.storage.tables import Company, Subscriber
+from storeflow.core.storage.tables import Company, Message, Subscriber
 from storeflow.core.transport import mailer, outbound
 
 if TYPE_CHECKING:
@@ -50,6 +59,11 @@ class RetryLater(Exception):
 
 class MaybeSent(Exception):
     """Broke mid-way: it may have been delivered, so it is marked unknown, not retried."""
+
+
+class Rejected(Exception):
+    """The recipient's server refused the address for good (an SMTP 5xx at RCPT TO, or
+    a 5.1.x "bad mailbox" status): failed, and the address is suppressed."""
 
 
 @attrs.frozen
@@ -75,6 +89,14 @@ class Rendered:
     sender: str
     headers: dict[str, str] = attrs.field(factory=dict)
     url: str | None = None  # webhooks
+    html: str | None = None  # emails with an HTML part
+
+
+def store_content(message: Message, rendered: Rendered) -> None:
+    """What was rendered, on the ledger row (the text part for an email)."""
+    message.subject = rendered.subject[:1000]
+    message.body = rendered.body
+    message.sender = rendered.sender[:320]
 
 
 # What ``perform`` reports: delivered, or kept in the ledger for want of a transport.
@@ -132,22 +154,26 @@ class EmailAction:
     def render(
         self, ctx: StepContext, config: dict[str, Any], defaults: dict[str, Any]
     ) -> Rendered:
-        from storeflow.rules import templates
-
         unsubscribe = defaults.get("unsubscribe_url", "")
         headers = {}
-        body = templates.render(config.get("body", ""), **ctx.variables)
+        subject = " ".join(_render("subject", config.get("subject", ""), ctx).split())
+        body = _render("body", config.get("body", ""), ctx)
+        source = config.get("html")
+        html = _render("html", source, ctx, html=True) if source else None
         if unsubscribe:
             # RFC 8058 one-click: the POST to this URL unsubscribes; a GET never does.
             headers["List-Unsubscribe"] = f"<{unsubscribe}>"
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
             body = f"{body.rstrip()}\n\n--\nUnsubscribe: {unsubscribe}\n"
+            if html is not None:
+                html = _html_footer(html, unsubscribe)
         return Rendered(
             to=ctx.subscriber.email,
-            subject=templates.render(config.get("subject", ""), **ctx.variables),
+            subject=subject,
             body=body,
             sender=config.get("from") or defaults.get("sender", "storeflow@localhost"),
             headers=headers,
+            html=html,
         )
 
     def perform(self, rendered: Rendered, message_id: str, rt: Runtime) -> Performed:
@@ -161,27 +187,61 @@ class EmailAction:
             body=rendered.body,
             message_id=message_id,
             headers=rendered.headers,
+            html=rendered.html,
         )
         try:
             rt.mail.send(smtp_url, mail)
+        except emails.InvalidAddress as error:
+            raise ValueError(f"not a valid address: {error}") from error  # failed, for good
         except _RETRYABLE_SMTP as error:  # nothing was handed over yet
             raise RetryLater(f"{type(error).__name__}: {error}") from error
-        except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as error:
-            # The server refused it: a 4xx may pass later, a 5xx will not.
-            code = getattr(error, "smtp_code", None) or _first_code(error)
-            if code and 400 <= code < 500:
-                raise RetryLater(f"{type(error).__name__}: {error}") from error
-            raise
+        except smtplib.SMTPRecipientsRefused as error:
+            code, reply = _first_refusal(error)
+            text = f"{code} {reply}".strip()
+            if 400 <= code < 500:
+                raise RetryLater(f"the recipient was refused for now: {text}") from error
+            raise Rejected(f"the recipient's server refused the address: {text}") from error
+        except smtplib.SMTPResponseException as error:
+            # A 4xx may pass later, a 5xx will not; only a 5.1.x status blames the address.
+            reply = _reply(error.smtp_error)
+            text = f"{error.smtp_code} {reply}".strip()
+            if 400 <= error.smtp_code < 500:
+                raise RetryLater(f"{type(error).__name__}: {text}") from error
+            if reply.startswith("5.1."):
+                raise Rejected(f"the recipient's server refused the address: {text}") from error
+            raise RuntimeError(f"the SMTP server refused the message: {text}") from error
         except (OSError, smtplib.SMTPException) as error:
             raise MaybeSent(f"{type(error).__name__}: {error}") from error
         return "sent"
 
 
-def _first_code(error: BaseException) -> int | None:
-    recipients = getattr(error, "recipients", None) or {}
-    for code, _ in recipients.values():
-        return int(code)
-    return None
+def _render(field: str, source: str, ctx: StepContext, *, html: bool = False) -> str:
+    from storeflow.rules import templates
+
+    try:
+        return templates.render(source, html=html, **ctx.variables)
+    except templates.RenderError as error:
+        raise type(error)(f"{field}: {error}") from error
+
+
+def _html_footer(html: str, unsubscribe: str) -> str:
+    footer = (
+        '<p style="font-size:12px;color:#666666">'
+        f'<a href="{escape(unsubscribe)}">Unsubscribe</a></p>'
+    )
+    at = html.lower().rfind("</body>")
+    return f"{html[:at]}{footer}{html[at:]}" if at >= 0 else f"{html}\n{footer}\n"
+
+
+def _reply(raw: bytes | str) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    return " ".join(text.split())
+
+
+def _first_refusal(error: smtplib.SMTPRecipientsRefused) -> tuple[int, str]:
+    for code, reply in error.recipients.values():
+        return int(code), _reply(reply)
+    return 550, ""
 
 
 # --- webhook ----------------------------------------------------------------------------

@@ -18,6 +18,11 @@ therefore safer choice (a repurchase of any variant stops the reminder).
 
 Defaults apply only to omitted keys: ``stop: []`` means "no stop conditions", and a
 sequence's own ``enrollment`` replaces the default entirely.
+
+``stopOnRepurchase`` (replenishment triggers only) says what happens to the
+repurchase stop whatever ``stop`` says: ``false`` drops it (a rule that keeps
+reminding after a repurchase), ``true`` adds it to an explicit ``stop`` list (a rule
+with its own stops that still ends on a repurchase); omitted, ``stop`` decides alone.
 """
 
 from __future__ import annotations
@@ -119,9 +124,23 @@ def effective_enrollment(sequence: Sequence) -> Enrollment:
 
 
 def effective_stops(sequence: Sequence) -> list[StopCondition]:
-    if sequence.stop is not None:
-        return list(sequence.stop)
-    return default_stops(sequence.trigger.event)
+    stops = (
+        list(sequence.stop) if sequence.stop is not None else default_stops(sequence.trigger.event)
+    )
+    return _with_repurchase_stop(sequence, stops)
+
+
+def _with_repurchase_stop(sequence: Sequence, stops: list[StopCondition]) -> list[StopCondition]:
+    """Apply ``stopOnRepurchase``: False removes the repurchase stop, True adds it."""
+    if (
+        sequence.trigger.event != "ecommerce.replenishment_due"
+        or sequence.stop_on_repurchase is None
+    ):
+        return stops
+    repurchase = _replenishment_stops()
+    if sequence.stop_on_repurchase is False:
+        return [stop for stop in stops if stop not in repurchase]
+    return stops + [stop for stop in repurchase if stop not in stops]
 
 
 def uses_default_stops(sequence: Sequence) -> bool:

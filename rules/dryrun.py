@@ -26,11 +26,17 @@ What it simulates and what it cannot know:
   and those this dry-run would send, with the sequence's priority;
 - runs are simulated from scratch: real enrollments of the sequence do not block
   re-entry here. Historical events (store backfill) are replayed like live ones.
+
+Subjects are rendered after the simulation, outside the caller's transaction
+(:func:`simulate` reads, :meth:`Report.rendered` renders): each under the template
+budget, all of them within :data:`RENDER_SECONDS`, and only those of the results
+returned. ``run`` does both, for callers without a transaction to leave.
 """
 
 from __future__ import annotations
 
 import bisect
+import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,6 +55,8 @@ from storeflow.rules.steps import template_product
 
 MAX_DAYS = 365
 MAX_LIMIT = 1000
+# Rendering every subject of one dry-run takes at most this long in total.
+RENDER_SECONDS = 5.0
 
 
 @attrs.frozen
@@ -96,6 +104,37 @@ class _World:
     stop_events: dict[int, list[tuple[datetime, int, str, dict[str, Any]]]]
     sends: dict[int, list[capping.Sent]]
     runs: list[_Run] = attrs.Factory(list)
+    # (the step's result, the subject template, entry properties, subscriber view)
+    renders: list[tuple[dict[str, Any], str, dict[str, Any], dict[str, Any]]] = attrs.Factory(list)
+
+
+@attrs.define
+class Report:
+    """A simulated dry-run whose subjects are not rendered yet."""
+
+    data: dict[str, Any]
+    renders: list[tuple[dict[str, Any], str, dict[str, Any], dict[str, Any]]]
+
+    def rendered(self, seconds: float = RENDER_SECONDS) -> dict[str, Any]:
+        """The report, with each ``would_send`` step's subject (call it outside any
+        transaction: templates may take up to their budget)."""
+        from storeflow.rules import templates
+
+        shown = {id(step) for item in self.data["results"] for step in item.get("steps", ())}
+        deadline = time.monotonic() + seconds
+        for step, source, entry, view in self.renders:
+            if id(step) not in shown:
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                step["detail"] = (
+                    f"subject not rendered: the dry-run's rendering budget ({seconds:g} s) is spent"
+                )
+                continue
+            limits = templates.Limits(seconds=min(templates.LIMITS.seconds, left))
+            step["detail"] = _subject(source, entry, view, limits)
+        self.renders = []
+        return self.data
 
 
 def run(
@@ -107,6 +146,19 @@ def run(
     limit: int,
     now: datetime,
 ) -> dict[str, Any]:
+    """:func:`simulate`, then render the subjects."""
+    return simulate(session, company, seq, days=days, limit=limit, now=now).rendered()
+
+
+def simulate(
+    session: Session,
+    company: Company,
+    seq: schema.Sequence,
+    *,
+    days: int,
+    limit: int,
+    now: datetime,
+) -> Report:
     compiled = compile_sequence(seq)
     steps = program.build(seq.steps)
     cap = capping.from_settings(company.settings)
@@ -139,7 +191,7 @@ def run(
     notes = []
     if any(s.type == "field_changed" for s in compiled.stops):
         notes.append("field_changed stops are not simulated: attribute history is not stored")
-    return {
+    data = {
         "sequence": seq.id,
         "from": since.isoformat(),
         "to": now.isoformat(),
@@ -160,6 +212,7 @@ def run(
         "truncated": len(results) > limit,
         "notes": notes,
     }
+    return Report(data, world.renders)
 
 
 def _load_world(
@@ -347,7 +400,8 @@ def _walk(
                     at = until  # the same step again, after the window (stops re-checked)
                 continue
             sends.append(capping.Sent(at, priority, compiled.id))
-            out.append(_step(node, at, "would_send", _subject(step, entry, view)))
+            out.append(_step(node, at, "would_send", "subject not rendered"))
+            world.renders.append((out[-1], step.subject, entry, view))
             position = node.next
         elif isinstance(step, schema.Webhook):
             out.append(_step(node, at, "would_call", f"POST {step.url}"))
@@ -390,13 +444,13 @@ def _step(node: program.Node, at: datetime, outcome: str, detail: str) -> dict[s
     }
 
 
-def _subject(step: schema.Email, entry: dict[str, Any], view: dict[str, Any]) -> str:
+def _subject(source: str, entry: dict[str, Any], view: dict[str, Any], limits: Any) -> str:
     from storeflow.rules import templates
 
     try:
         subject = templates.render(
-            step.subject, event=entry, subscriber=view, product=template_product(entry)
+            source, event=entry, subscriber=view, product=template_product(entry), limits=limits
         )
     except templates.RenderError as error:
-        return f"would fail to render: {error}"
-    return f"subject: {subject}"
+        return f"would fail to render: subject: {error}"
+    return f"subject: {' '.join(subject.split())}"

@@ -18,6 +18,7 @@ from storeflow.core.emails import normalize_email
 from storeflow.core.statuses import STEP_WAITING, EnrollmentStatus, StepStatus
 from storeflow.core.storage import paging
 from storeflow.core.storage.tables import Enrollment, EnrollmentStep, Subscriber
+from storeflow.core.storage.upsert import upsert
 
 ONE_TIME_KEY = "one_time"
 
@@ -52,25 +53,22 @@ def record_step(
     due: datetime,
     detail: str | None = None,
 ) -> None:
-    row = session.scalar(
-        select(EnrollmentStep).where(
-            EnrollmentStep.enrollment_id == enrollment.id, EnrollmentStep.position == position
-        )
+    upsert(
+        session,
+        EnrollmentStep.__table__,
+        {
+            "company_id": enrollment.company_id,
+            "enrollment_id": enrollment.id,
+            "position": position,
+            "kind": kind,
+            "status": status,
+            "due_at": due,
+            "detail": detail,
+            "done_at": None if status in STEP_WAITING else clock.now(),
+        },
+        ["enrollment_id", "position"],
+        ["kind", "status", "due_at", "detail", "done_at"],
     )
-    if row is None:
-        row = EnrollmentStep(
-            company_id=enrollment.company_id,
-            enrollment_id=enrollment.id,
-            position=position,
-            kind=kind,
-        )
-        session.add(row)
-    row.kind = kind
-    row.status = status
-    row.due_at = due
-    row.detail = detail
-    row.done_at = None if status in STEP_WAITING else clock.now()
-    session.flush()
 
 
 def step_history(session: Session, enrollment_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
@@ -82,6 +80,8 @@ def step_history(session: Session, enrollment_ids: list[int]) -> dict[int, list[
         select(EnrollmentStep)
         .where(EnrollmentStep.enrollment_id.in_(enrollment_ids))
         .order_by(EnrollmentStep.enrollment_id, EnrollmentStep.position)
+        # Steps are written by upsert statements, which bypass the identity map.
+        .execution_options(populate_existing=True)
     )
     for r in rows:
         found[r.enrollment_id].append(

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from storeflow.core import clock
 from storeflow.core.storage.tables import Enrollment, Event, Subscriber
-from storeflow.core.storage.upsert import insert_ignore
+from storeflow.core.storage.upsert import insert_ignore_returning
 from storeflow.rules.enrollments import ONE_TIME_KEY, finish
 from storeflow.rules.program import END
 from storeflow.rules.sequences import Loaded
@@ -57,9 +57,10 @@ def enroll(
     if mode == "one_time" and _has_run(session, loaded.row_id, subscriber.id):
         return None
     now = clock.now()
-    enrollment_id = insert_ignore(
+    # Any unique key blocks it: the same entry event, or an active run for the same value.
+    enrollment = insert_ignore_returning(
         session,
-        Enrollment.__table__,
+        Enrollment,
         {
             "company_id": event.company_id,
             "sequence_id": loaded.row_id,
@@ -76,18 +77,16 @@ def enroll(
             "next_step": loaded.program.first,
             "enrolled_at": now,
         },
-        None,  # any unique key: same entry event, or an active run for the same value
     )
-    if enrollment_id is None:
+    if enrollment is None:
         return None
-    enrollment = session.get_one(Enrollment, enrollment_id)
     if loaded.program.first == END:
         finish(enrollment, "completed")
     else:
         STEP_JOBS.add(
             session, enrollment, loaded.program.first, now, kind=loaded.program.nodes[0].kind
         )
-    return enrollment_id
+    return enrollment.id
 
 
 def _has_run(session: Session, sequence_id: int, subscriber_id: int) -> bool:

@@ -127,8 +127,9 @@ class DelayUntil:
 class Email:
     kind: ClassVar[str] = "email"
     subject: str
-    body: str
-    from_: str | None = None
+    body: str  # the text part
+    html: str | None = None  # an HTML part too (multipart/alternative), when given
+    from_: str | None = None  # one address, optionally with a display name
 
 
 @attrs.frozen(kw_only=True)
@@ -167,6 +168,10 @@ class Sequence:
     trigger: Trigger
     enrollment: Enrollment | None = None  # None: the trigger event's default
     stop: list[StopCondition] | None = None  # None: the trigger event's default
+    # ecommerce.replenishment_due only: stop when the product is bought again.
+    # None: as ``stop`` says (on when it is omitted); True: on, besides an explicit
+    # ``stop`` list; False: off, even when ``stop`` is omitted (storeflow.rules.defaults).
+    stop_on_repurchase: bool | None = None
     steps: list[Step]
 
 

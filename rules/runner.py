@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storeflow.core import clock
-from storeflow.core.storage.locks import lock_subscriber
+from storeflow.core.storage.locks import locked_subscriber
 from storeflow.core.storage.tables import Enrollment, EnrollmentStep, Event, Sequence, Subscriber
 from storeflow.rules import schema, sequences, stopping
 from storeflow.rules.enrollments import subscriber_view
@@ -83,21 +83,26 @@ class RulesEngine:
     def on_event(self, rt: Runtime, session: Session, event: Event) -> None:
         # Internal steps due now (tags, branches) run in this transaction; sends are jobs.
         with STEP_JOBS.inline(rt, session):
-            on_event(session, event)
+            # Held until the inline steps have run: they find it in the session's
+            # identity map (which keeps only weak references) instead of reading it again.
+            subscriber = on_event(session, event)  # noqa: F841
 
 
 RULES_ENGINE = RulesEngine()
 
 
-def on_event(session: Session, event: Event) -> None:
-    """Under the subscriber's lock: stop what the event stops, then enrol where it matches."""
+def on_event(session: Session, event: Event) -> Subscriber | None:
+    """Under the subscriber's lock: stop what the event stops, then enrol where it matches.
+
+    Returns the subscriber it read (None for an event that runs no rules)."""
     if not event.live or event.subscriber_id is None:
-        return
-    lock_subscriber(session, event.subscriber_id)
-    subscriber = session.get_one(Subscriber, event.subscriber_id, populate_existing=True)
+        return None
+    subscriber = locked_subscriber(session, event.subscriber_id)
     rules = sequences.company_rules(session, event.company_id)
     view = subscriber_view(subscriber)
-    stopping.stop_on_event(session, event, rules, view)
-    stopping.recheck_subscriber(session, subscriber, rules, view)
+    active = stopping.active_runs(session, subscriber.id) if rules.by_row else []
+    stopping.stop_on_event(session, event, rules, view, active)
+    stopping.recheck_subscriber(session, subscriber, rules, view, active)
     for loaded in rules.matching(event.name, event.properties or {}, view):
         enroll(session, loaded, event, subscriber, view)
+    return subscriber

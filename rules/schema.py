@@ -23,7 +23,10 @@ Extensions to the api.md example, all optional:
   default to pick product- or variant-level matching);
 - ``delay: {until: {weekdays, start, end, timezone}}``: wait for a sending window;
 - ``{type: unsubscribed}`` may be written but changes nothing: unsubscribing (or being
-  suppressed) always stops a run.
+  suppressed) always stops a run;
+- ``stopOnRepurchase`` (``ecommerce.replenishment_due`` triggers only): ``false`` turns
+  off the default stop on a repurchase of the product, ``true`` keeps it besides an
+  explicit ``stop`` list (``storeflow.rules.defaults``).
 
 Omitted ``enrollment`` and ``stop`` stay ``None`` here; ``storeflow.rules.defaults`` supplies the
 per-event defaults when a sequence is compiled, so a stored sequence keeps meaning
@@ -175,7 +178,8 @@ _FIELD_HOOKS: dict[type, dict[str, Callable[[Any, Any], Any]]] = {
     Email: {
         "subject": validation.template,
         "body": validation.template,
-        "from_": lambda v, _: None if v is None else validation.non_empty(v),
+        "html": lambda v, _: None if v is None else validation.html_template(v),
+        "from_": lambda v, _: None if v is None else validation.sender(v),
     },
     Webhook: {"url": validation.url},
     Branch: {"if_": _filters(minimum=1)},
@@ -184,6 +188,7 @@ _FIELD_HOOKS: dict[type, dict[str, Callable[[Any, Any], Any]]] = {
         "name": validation.non_empty,
         "priority": validation.priority,
         "steps": _list_hook(list[Step], minimum=1, noun="steps"),
+        "stop_on_repurchase": validation.optional_boolean,
     },
 }
 # Optional fields and extension lists are left out of the output when unset, so the

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from storeflow.core import clock
 from storeflow.core.statuses import SequenceStatus
@@ -74,8 +74,30 @@ def load(row: Sequence) -> Loaded:
     )
 
 
+# Within one transaction the stamp is read once per company: a worker's batch matches
+# many events of the same company, and a save or delete in the transaction forgets it.
+_MEMO = "storeflow.company_rules"
+
+
 def company_rules(session: Session, company_id: int) -> CompanyRules:
     """Every non-deleted sequence of the company, compiled; active ones indexed."""
+    memo: dict[int, tuple[object, CompanyRules]] = session.info.setdefault(_MEMO, {})
+    transaction = session.get_transaction()
+    remembered = memo.get(company_id)
+    if remembered is not None and remembered[0] is transaction:
+        return remembered[1]
+    rules = _company_rules(session, company_id)
+    memo[company_id] = (transaction, rules)
+    return rules
+
+
+def forget(session: Session | None) -> None:
+    """Drop the transaction's memo: a sequence of the session changed."""
+    if session is not None:
+        session.info.pop(_MEMO, None)
+
+
+def _company_rules(session: Session, company_id: int) -> CompanyRules:
     stamp = tuple(
         session.execute(
             select(
@@ -128,6 +150,7 @@ def save(
     row.source = source
     row.deleted_at = None
     row.updated_at = clock.now()
+    forget(session)
     session.flush()
     return row, previous
 
@@ -136,6 +159,7 @@ def mark_deleted(row: Sequence) -> None:
     row.deleted_at = clock.now()
     row.status = "draft"  # nothing matches it any more, whatever the cache holds
     row.updated_at = clock.now()
+    forget(object_session(row))
 
 
 def get(session: Session, company_id: int, slug: str) -> Sequence | None:

@@ -3,7 +3,8 @@
 *prepare* takes the subscriber's lock, re-checks the stop conditions, and either
 does the step (delay, branch, tag: internal, in this transaction) or, for an
 email or webhook, applies the frequency cap and claims the send in the ledger
-(``storeflow.rules.ledger``) in this same transaction. *perform* sends, outside any
+(``storeflow.rules.ledger``) in this same transaction. *perform* renders the
+templates (under their budget, ``storeflow.rules.templates``) and sends, outside any
 transaction, through an action plugin. *finish* records the outcome and
 schedules the next position.
 
@@ -32,7 +33,7 @@ from storeflow.core.storage.locks import lock_subscriber
 from storeflow.core.storage.tables import Company, Enrollment, Job, Message, Subscriber
 from storeflow.core.work import outbox
 from storeflow.rules import actions as builtin_actions
-from storeflow.rules import capping, ledger, schema, sequences, stopping
+from storeflow.rules import capping, ledger, schema, sequences, stopping, suppressions
 from storeflow.rules.compiler import next_send_time
 from storeflow.rules.enrollments import finish, record_step, subscriber_view
 from storeflow.rules.program import END, Node
@@ -44,19 +45,27 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# How performing a send went; ``retry`` queues it again (until MAX_ATTEMPTS).
-Attempt = Literal["sent", "unknown", "failed", "retry"]
+# How performing a send went; ``retry`` queues it again (until MAX_ATTEMPTS);
+# ``rejected``: refused for good by the recipient's server (failed, and suppressed).
+Attempt = Literal["sent", "unknown", "failed", "retry", "rejected"]
 Outcome = tuple[Attempt, str | None]  # and the detail for the ledger
 
 
-@attrs.frozen
+@attrs.define
 class SendPlan:
+    """A claimed send. Templates are rendered by ``perform``, outside the claim's
+    transaction (a slow template never holds a lock), and ``finish`` stores what was
+    rendered on the ledger row."""
+
     message_id: int
     enrollment_id: int
     position: int
-    rendered: builtin_actions.Rendered
     ledger_message_id: str
     action: str
+    ctx: builtin_actions.StepContext
+    config: dict[str, Any]
+    defaults: dict[str, Any]
+    rendered: builtin_actions.Rendered | None = None
 
 
 class Busy(RuntimeError):
@@ -69,7 +78,8 @@ INLINE_STEPS = "storeflow.inline_steps"
 @attrs.define
 class InlineSteps:
     kinds: frozenset[str]
-    due: list[tuple[int, int]] = attrs.field(factory=list)
+    # Enrollments of the subscriber whose lock the block holds, and the position due.
+    due: list[tuple[Enrollment, int]] = attrs.field(factory=list)
 
 
 class StepJobs:
@@ -104,7 +114,7 @@ class StepJobs:
             and due <= clock.now()
             and not again
         ):
-            inline.due.append((enrollment.id, position))
+            inline.due.append((enrollment, position))
             record_step(session, enrollment, position, kind, "scheduled", due)
             return
         outbox.add(
@@ -134,9 +144,8 @@ class StepJobs:
         try:
             yield
             while pending.due:
-                enrollment_id, position = pending.due.pop(0)
-                step = Job(ref_id=enrollment_id, payload={"position": position})
-                if self.prepare(rt, session, step) is not None:
+                enrollment, position = pending.due.pop(0)
+                if self.decide(rt, session, enrollment, position) is not None:
                     raise AssertionError(f"internal step {position} asked to send")
         finally:
             session.info.pop(INLINE_STEPS, None)
@@ -153,6 +162,20 @@ class StepJobs:
         enrollment = session.get_one(
             Enrollment, job.ref_id, populate_existing=True, with_for_update=True
         )
+        subscriber = session.get_one(Subscriber, subscriber_id, populate_existing=True)
+        return self.decide(rt, session, enrollment, position, subscriber)
+
+    def decide(
+        self,
+        rt: Runtime,
+        session: Session,
+        enrollment: Enrollment,
+        position: int,
+        subscriber: Subscriber | None = None,
+    ) -> SendPlan | None:
+        """Run the step at ``position``, or plan its send; the caller holds the
+        subscriber's lock and has read the enrollment and the subscriber under it (an
+        inline step: in the same transaction that enrolled it, so nothing re-reads)."""
         if enrollment.status != "active" or enrollment.next_step != position:
             return None  # stopped, finished, or this position already ran
         loaded = sequences.company_rules(session, enrollment.company_id).by_row.get(
@@ -165,11 +188,13 @@ class StepJobs:
         if node is None:
             finish(enrollment, "completed")  # the sequence was edited to fewer steps
             return None
-        subscriber = session.get_one(Subscriber, subscriber_id, populate_existing=True)
+        if subscriber is None:
+            subscriber = session.get_one(Subscriber, enrollment.subscriber_id)
         view = subscriber_view(subscriber)
         now = clock.now()
         reason = stopping.stop_reason(session, enrollment, loaded, view)
         if reason:
+            reason = suppressions.explain(session, subscriber, reason)
             stopping.stop(session, enrollment, loaded, reason)
             return None
         if loaded.status == "paused":
@@ -276,34 +301,13 @@ class StepJobs:
         }
         if node.kind == "webhook":
             defaults["signing_secret"] = builtin_actions.signing_secret(company)
-        try:
-            rendered = action.render(ctx, config, defaults)
-        except RenderError as error:
-            reason = f"could not render: {error}"
-            ledger.hold(
-                session,
-                enrollment,
-                position,
-                channel=node.kind,
-                priority=loaded.priority,
-                status="failed",
-                reason=reason,
-            )
-            record_step(session, enrollment, position, node.kind, "failed", now, reason)
-            _advance(session, enrollment, loaded, node.next, now)
-            return None
         message = ledger.claim(
             session,
             enrollment,
             position,
             channel=node.kind,
             priority=loaded.priority,
-            content={
-                "email": rendered.to,
-                "subject": rendered.subject[:1000],
-                "body": rendered.body,
-                "sender": rendered.sender,
-            },
+            content={"email": ctx.subscriber.email},  # the rest once rendered (perform)
             lease_seconds=rt.settings.job_lease_seconds,
             token_hash=token_hash,
         )
@@ -315,7 +319,9 @@ class StepJobs:
             if node.kind == "webhook"
             else message.message_id
         )
-        return SendPlan(message.id, enrollment.id, position, rendered, ledger_id, node.kind)
+        return SendPlan(
+            message.id, enrollment.id, position, ledger_id, node.kind, ctx, config, defaults
+        )
 
     def _within_cap(
         self,
@@ -368,10 +374,17 @@ class StepJobs:
 
     def perform(self, rt: Runtime, plan: SendPlan) -> Outcome:
         action = actions(rt)[plan.action]
+        if not action.external:
+            return "failed", f"TypeError: the action {plan.action!r} does not send anything"
         try:
-            if not action.external:
-                raise TypeError(f"the action {plan.action!r} does not send anything")
+            plan.rendered = action.render(plan.ctx, plan.config, plan.defaults)
+        except Exception as exc:  # nothing was sent: the message fails, saying why
+            why = str(exc) if isinstance(exc, RenderError) else f"{type(exc).__name__}: {exc}"
+            return "failed", f"could not render: {why}"
+        try:
             status = action.perform(plan.rendered, plan.ledger_message_id, rt)
+        except builtin_actions.Rejected as exc:
+            return "rejected", str(exc)
         except builtin_actions.RetryLater as exc:
             return "retry", str(exc)
         except builtin_actions.MaybeSent as exc:
@@ -403,8 +416,12 @@ class StepJobs:
             enrollment.sequence_id
         )
         node = loaded.program.at(plan.position) if loaded else None
+        if plan.rendered is not None:
+            builtin_actions.store_content(message, plan.rendered)
         if message.status == "sending":
-            status: MessageOutcome = "failed" if attempt == "retry" else attempt
+            status: MessageOutcome = (
+                "failed" if attempt == "retry" or attempt == "rejected" else attempt
+            )
             if attempt == "retry" and enrollment.status != "active":
                 # Not delivered, and the run stopped meanwhile: nothing left to retry for.
                 status = "skipped"
@@ -423,6 +440,8 @@ class StepJobs:
         record_step(session, enrollment, plan.position, plan.action, status, now, message.reason)
         if enrollment.status == "active" and enrollment.next_step == plan.position:
             _advance(session, enrollment, loaded, node.next if node else END, now)
+        if attempt == "rejected":
+            suppressions.suppress(session, enrollment.subscriber_id, detail or "rejected")
 
     def _retry(
         self,

@@ -104,7 +104,8 @@ def stop(
         )
 
 
-def _active(session: Session, subscriber_id: int) -> list[Enrollment]:
+def active_runs(session: Session, subscriber_id: int) -> list[Enrollment]:
+    """The subscriber's active runs, oldest first."""
     return list(
         session.scalars(
             select(Enrollment)
@@ -115,11 +116,21 @@ def _active(session: Session, subscriber_id: int) -> list[Enrollment]:
 
 
 def stop_on_event(
-    session: Session, event: Event, rules: CompanyRules, view: dict[str, Any]
+    session: Session,
+    event: Event,
+    rules: CompanyRules,
+    view: dict[str, Any],
+    active: list[Enrollment] | None = None,
 ) -> list[int]:
-    """Stop the subscriber's runs that this event stops; returns their ids."""
+    """Stop the subscriber's runs that this event stops; returns their ids.
+
+    ``active`` is the subscriber's active runs when the caller has read them already.
+    """
     stopped = []
-    for enrollment in _active(session, event.subscriber_id or 0):
+    runs = active if active is not None else active_runs(session, event.subscriber_id or 0)
+    for enrollment in runs:
+        if enrollment.status != "active":
+            continue
         loaded = rules.by_row.get(enrollment.sequence_id)
         if loaded is None or enrollment.entry_event_id == event.id:
             continue
@@ -142,11 +153,15 @@ def recheck_subscriber(
     subscriber: Subscriber,
     rules: CompanyRules,
     view: dict[str, Any] | None = None,
+    active: list[Enrollment] | None = None,
 ) -> list[int]:
     """Stop runs whose subscriber-side conditions now hold (status, has_tag, field_changed)."""
     view = view if view is not None else subscriber_view(subscriber)
     stopped = []
-    for enrollment in _active(session, subscriber.id):
+    runs = active if active is not None else active_runs(session, subscriber.id)
+    for enrollment in runs:
+        if enrollment.status != "active":
+            continue
         loaded = rules.by_row.get(enrollment.sequence_id)
         if loaded is None:
             continue
@@ -161,7 +176,7 @@ def recheck_subscriber(
 
 def stop_all(session: Session, subscriber_id: int, rules: CompanyRules, reason: str) -> int:
     """Stop every running enrollment of the subscriber (unsubscribe)."""
-    runs = _active(session, subscriber_id)
+    runs = active_runs(session, subscriber_id)
     for enrollment in runs:
         stop(session, enrollment, rules.by_row.get(enrollment.sequence_id), reason)
     return len(runs)

@@ -18,6 +18,7 @@ from difflib import get_close_matches
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from storeflow.core import emails
 from storeflow.core.commerce import events
 from storeflow.core.commerce.records import EventName
 from storeflow.rules import paths
@@ -25,9 +26,11 @@ from storeflow.rules.issues import Invalid
 from storeflow.rules.model import (
     EVENT_NAMES,
     SUBSCRIBER_PREFIX,
+    Delay,
     Enrollment,
     FieldChanged,
     Filter,
+    Sequence,
     Tag,
     Trigger,
     Window,
@@ -148,6 +151,24 @@ def template(value: Any, _: Any = None) -> str:
     return text
 
 
+def html_template(value: Any, _: Any = None) -> str:
+    text = string(value)
+    problem = check_template(text, html=True)
+    if problem:
+        raise Invalid(problem)
+    return text
+
+
+def sender(value: Any, _: Any = None) -> str:
+    """One sender address (``Shop <shop@example.com>``), never a list or a line break."""
+    text = non_empty(value)
+    try:
+        emails.parse_sender(text)
+    except emails.InvalidAddress as error:
+        raise Invalid(f"not one valid email address: {error}") from None
+    return text
+
+
 def url(value: Any, _: Any = None) -> str:
     text = string(value)
     parts = urlsplit(text)
@@ -221,6 +242,26 @@ def _check_window(window: Window) -> list[Invalid]:
     return problems
 
 
+# --- hardening: delays are bounded ---
+# A delay longer than this is a typo or an attack (10**18 days overflows every date
+# type); five years covers any real reminder cadence.
+MAX_DELAY_DAYS = 5 * 365 + 1
+MAX_DELAY_SECONDS = MAX_DELAY_DAYS * 86400
+
+
+def _check_delay(delay: Delay) -> list[Invalid]:
+    # Integer arithmetic: timedelta(days=10**18) itself raises OverflowError.
+    seconds = delay.days * 86400 + delay.hours * 3600 + delay.minutes * 60 + delay.seconds
+    if seconds <= MAX_DELAY_SECONDS:
+        return []
+    return [
+        Invalid(
+            f"a delay is at most {MAX_DELAY_DAYS} days (5 years); this one is "
+            f"{seconds // 86400} days"
+        )
+    ]
+
+
 def _check_tag(step: Tag) -> list[Invalid]:
     problems = [
         Invalid("cannot be empty", (field, i))
@@ -233,11 +274,35 @@ def _check_tag(step: Tag) -> list[Invalid]:
     return problems
 
 
+# --- replenishment: the repurchase stop ---
+
+
+def optional_boolean(value: Any, _: Any = None) -> bool | None:
+    if value is None or type(value) is bool:
+        return value
+    raise Invalid(f"expected a boolean, got {describe(value)}")
+
+
+def _check_sequence(sequence: Sequence) -> list[Invalid]:
+    if sequence.stop_on_repurchase is None:
+        return []
+    if sequence.trigger.event != "ecommerce.replenishment_due":
+        return [
+            Invalid(
+                "only for sequences triggered by ecommerce.replenishment_due",
+                ("stopOnRepurchase",),
+            )
+        ]
+    return []
+
+
 CLASS_CHECKS: dict[type, Callable[[Any], list[Invalid]]] = {
+    Sequence: _check_sequence,
     Filter: _check_filter,
     Trigger: _check_trigger,
     Enrollment: _check_enrollment,
     FieldChanged: _check_field_changed,
     Window: _check_window,
     Tag: _check_tag,
+    Delay: _check_delay,
 }

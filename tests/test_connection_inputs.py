@@ -13,7 +13,12 @@ from storeflow.core.stores.connections import canonical_store_url
 from storeflow.web import inputs
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    # No infinity: json.dumps writes it as Infinity, which is not JSON (a 400).
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
     ),

@@ -15,7 +15,16 @@ from storeflow.core.commerce import sync
 from storeflow.core.errors import ValidationFailed
 from storeflow.rules import capping, dryrun, schema
 from storeflow.web import responses, ruledoc
-from tests.connecting import ack, approve, connected, heartbeat, plugin_post, poll, start_connect
+from tests.connecting import (
+    STORE_URL,
+    ack,
+    approve,
+    connected,
+    heartbeat,
+    plugin_post,
+    poll,
+    start_connect,
+)
 
 # Operations that take no body (the request id in the path says it all).
 BODILESS_WRITES = {"approveConnectRequest", "denyConnectRequest"}
@@ -349,7 +358,21 @@ def test_answers_of_a_whole_store_lifecycle_match_the_document(app, client, tena
     assert dry["results"][0]["outcome"] == "entered"
     check(client.get("/api/enrollments?status=active", headers=auth))
     check(client.get("/api/messages?status=bogus", headers=auth))  # 422
+    check(client.get(f"/api/sequences/{sid}/recovery", headers=auth))
     check(client.delete(f"/api/sequences/{sid}", headers=auth))
+    replenish = {"enabled": True, "days": 30, "match": "product"}
+    check(client.put("/api/products/woocommerce/501/replenishment", json=replenish, headers=auth))
+    check(client.get("/api/settings/back-in-stock", headers=auth))
+    check(client.put("/api/settings/back-in-stock", json={"rearm": False}, headers=auth))
+    wish = {"storeUrl": STORE_URL, "email": "ana@example.com", "providerProductId": "501"}
+    origin = {"Origin": STORE_URL}
+    check(client.post("/api/woocommerce/back-in-stock/subscribe", json=wish, headers=origin))
+    cart = {"items": [{"productId": 501, "quantity": 1, "lineTotal": "4.50"}], "total": "4.50"}
+    started = {"id": "e-1", "type": "cart_started", "occurredAt": "2026-11-30T10:00:00+00:00"}
+    started |= {"sessionKey": "s-1", "email": "ana@example.com", "cart": cart | {"currency": "USD"}}
+    check(plugin_post(client, inst, "/api/woocommerce/events", {"events": [started]}))
+    check(client.get("/api/settings/cart-recovery", headers=auth))
+    check(client.put("/api/settings/cart-recovery", json={"cooldownHours": 12}, headers=auth))
     check(client.get("/api/settings/frequency-cap", headers=auth))
     check(client.put("/api/settings/frequency-cap", json={"maxMessages": 2}, headers=auth))
     check(client.get("/api/settings/webhook-signing-secret", headers=auth))

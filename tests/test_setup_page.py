@@ -107,8 +107,9 @@ def test_company_the_user_does_not_belong_to_is_refused(rt, client, people):
 
 def test_deny_from_the_page(rt, client, people):
     start = start_connect(client)
-    sign_in(client, start["connectRequestId"], "loner@nowhere.test")
-    response = decide(client, start["connectRequestId"], decision="deny")
+    # Denying, like approving, takes an owner or admin of the chosen company (issue 16).
+    sign_in(client, start["connectRequestId"], "owner@acme.test")
+    response = decide(client, start["connectRequestId"], decision="deny", company=people["acme"])
     assert response.status_code == 200 and "Connection denied" in response.get_data(as_text=True)
     assert poll(client, start).get_json()["status"] == "denied"
     again = page(client, start["connectRequestId"])

@@ -9,7 +9,8 @@ from collections.abc import Iterable
 
 from flask import Blueprint, Response, request
 
-from storeflow.core.commerce import event_lookup, events, profiles, subscribers
+from storeflow.core.commerce import event_lookup, events, profiles, replenishment, subscribers
+from storeflow.core.commerce.waitlists import active_entries
 from storeflow.core.errors import NotFound
 from storeflow.core.storage.tables import Event
 from storeflow.web import responses
@@ -64,9 +65,22 @@ def get_subscriber(email: str) -> Response:
                 responses.load(item, responses.PurchasedProduct)
                 for item in profiles.purchased_products(session, sub.id)
             ],
-            # Filled by the replenishment and back-in-stock features once they exist.
-            replenishment=[],
-            waitlists=[],
+            replenishment=[
+                responses.load(item, responses.ReplenishmentReminder)
+                for item in replenishment.pending_for_subscriber(session, sub.id)
+            ],
+            waitlists=[
+                responses.WaitlistEntry(
+                    provider=entry.provider,
+                    provider_product_id=entry.provider_product_id,
+                    provider_variant_id=entry.provider_variant_id,
+                    product_title=entry.product_title,
+                    variant_title=entry.variant_title,
+                    status=entry.status,
+                    requested_at=entry.requested_at.isoformat(),
+                )
+                for entry in active_entries(session, sub.id)
+            ],
             recent_events=_events(recent),
         )
         return responses.respond(profile)

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from storeflow.core import config
 from storeflow.core.runtime import Runtime
 from storeflow.web import (
     admin,
     errors,
+    health,
     integrations,
+    metrics,
     openapi,
     products,
     sequences,
     setup,
+    storefront,
     sync,
     unsubscribe,
     webhooks,
+    woocommerce_events,
     woocommerce_plugin,
 )
 from storeflow.web import runtime as web_runtime
@@ -34,6 +40,8 @@ BLUEPRINTS = (
     setup.bp,
     sequences.bp,
     unsubscribe.bp,
+    storefront.bp,
+    woocommerce_events.bp,
 )
 
 
@@ -59,7 +67,14 @@ def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | Non
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=rt.settings.base_url.startswith("https://"),
+        # --- hardening: the signed cookie itself expires with the session's maximum age.
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=rt.settings.session_max_age_seconds),
     )
+    if rt.settings.proxy_hops:
+        # --- hardening: behind N trusted proxies the client is the Nth address from the
+        # right of X-Forwarded-For (rate limits key on it); never trusted without proxies.
+        hops = rt.settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     if test_config:
         app.config.update(test_config)
     web_runtime.init_app(app, rt)
@@ -67,9 +82,7 @@ def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | Non
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     rt.pm.hook.register_blueprints(app=app)
-
-    @app.get("/healthz")
-    def healthz() -> Response:
-        return jsonify({"success": True, "status": "ok"})
-
+    # --- operations: /healthz, /readyz; /metrics and the request counters
+    app.register_blueprint(health.bp)
+    metrics.init_app(app, rt)
     return app

@@ -18,7 +18,9 @@ from storeflow.web.commands import (
     accounts,
     database,
     demo,
+    infrastructure,
     integrations,
+    jobs,
     plugins,
     processes,
     rules,
@@ -27,16 +29,39 @@ from storeflow.web.commands import (
 
 
 class _Group(click.Group):
-    """Turn domain errors into a one-line message and exit code 1, not a traceback."""
+    """Turn domain errors into a one-line message and exit code 1, not a traceback;
+    infrastructure errors (no database, no schema, no Redis) into one line with a hint
+    (``--traceback`` shows the whole story)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except StoreflowError as exc:
             raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+        except Exception as exc:
+            hint = infrastructure.explain(exc)
+            if hint is None or ctx.meta.get(_TRACEBACK):
+                raise
+            raise click.ClickException(hint) from exc
+
+
+_TRACEBACK = "storeflow.traceback"
+
+
+def _keep_traceback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    ctx.meta[_TRACEBACK] = value
 
 
 @click.group(cls=_Group)
+@click.version_option(package_name="storeflow", prog_name="storeflow")
+@click.option(
+    "--traceback",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_keep_traceback,
+    help="Show the full traceback of an infrastructure error.",
+)
 def cli() -> None:
     """storeflow: store traffic in, commerce events and sequences out."""
 
@@ -53,6 +78,8 @@ for _command in (
     processes.serve,
     processes.worker,
     processes.dev,
+    jobs.jobs_group,
+    jobs.prune_cmd,
     rules.rules_group,
     demo.demo_cmd,
 ):

@@ -160,6 +160,7 @@ def approve_request(request_id: str) -> Response:
 @bp.post("/connect-requests/<request_id>/deny")
 def deny_request(request_id: str) -> Response:
     with rt().unit_of_work() as session:
-        company_from_api_key(session)
-        row = connections.deny(session, request_id, decided_by=_decided_by())
+        company = company_from_api_key(session)
+        # A store another company holds is not this key's to refuse: 404, as if unknown.
+        row = connections.deny(session, request_id, company, decided_by=_decided_by())
         return responses.respond(responses.ConnectDenied(connect_request=_request(row)))

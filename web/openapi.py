@@ -29,6 +29,8 @@ from storeflow.core import statuses
 from storeflow.rules import capping, dryrun
 from storeflow.rules import schema as rules
 from storeflow.web import inputs, responses, ruledoc, sequences
+from storeflow.web import storefront as _storefront
+from storeflow.web import woocommerce_events as _carts
 from storeflow.web.apischema import Registry, Schema
 
 bp = Blueprint("openapi", __name__)
@@ -596,6 +598,56 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 
+# --- replenishment (storeflow.web.products) ----------------------------------------------
+
+REPLENISHMENT_BODY: Schema = {
+    "type": "object",
+    "properties": {
+        "enabled": {"type": "boolean"},
+        "days": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": 730,
+            "description": "required when enabled",
+        },
+        "match": {"enum": ["product", "variant"], "description": "default product"},
+        "multiplyByQuantity": {
+            "type": "boolean",
+            "description": "due after days x the quantity bought; default false",
+        },
+    },
+    "required": ["enabled"],
+    "additionalProperties": False,
+    "if": {"properties": {"enabled": {"const": True}}},
+    "then": {"required": ["days"], "properties": {"days": {"type": "integer"}}},
+}
+OPERATIONS = (
+    *OPERATIONS,
+    Operation(
+        method="put",
+        path="/api/products/{provider}/{providerProductId}/replenishment",
+        id="putProductReplenishment",
+        summary="Set a product's replenishment reminder setting",
+        description=(
+            "Live orders of the product then schedule one reminder per buyer and product "
+            "(or variant, per match), due days after the order. Disabling cancels the "
+            "pending reminders; a new days or match applies to purchases from then on. "
+            "Answers the product."
+        ),
+        ok=responses.ProductResponse,
+        errors=(404,),
+        body=REPLENISHMENT_BODY,
+        body_example={"enabled": True, "days": 30, "match": "product"},
+        params=(
+            path("provider"),
+            path("providerProductId"),
+            query("integration", doc="picks the store when a provider has several"),
+        ),
+    ),
+)
+# --- end replenishment -------------------------------------------------------------------
+
+
 # --- the document --------------------------------------------------------------------------
 
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
@@ -754,3 +806,126 @@ def docs_asset(asset: str) -> Response:
     response.cache_control.public = True
     response.cache_control.max_age = 86400
     return response
+
+
+# --- back in stock -------------------------------------------------------------------------
+TAGS["storefront"] = "Called from the shopper's browser on the store's own pages (no key)"
+OPERATIONS += (
+    Operation(
+        method="post",
+        path=_storefront.SUBSCRIBE,
+        id="subscribeBackInStock",
+        summary="Ask to be emailed when a product or variant is back in stock",
+        description=(
+            "Called from the store's product page. The store is found by storeUrl (scheme, "
+            "www., trailing slash and case do not matter; companyId picks one company when "
+            "several connect the same store). The Origin header must be the store's (403 "
+            "otherwise); CORS (OPTIONS) answers only a connected store's origin, with "
+            "Vary: Origin. Simple products omit providerVariantId. Rate limited per client "
+            "IP and per email; body at most 32 KiB. A repeated request while waiting "
+            "changes nothing and answers 200. Records ecommerce.back_in_stock_requested; "
+            "no signup automation starts."
+        ),
+        ok=responses.Ok,
+        errors=(403, 404, 429),
+        body=_storefront.SubscribeBody,
+        body_example={
+            "storeUrl": "https://shop.example.com",
+            "email": "ana@example.com",
+            "providerProductId": "732",
+            "providerVariantId": "733",
+            "productTitle": "Hoodie",
+            "variantTitle": "Blue, Large",
+        },
+        security="none",
+        tag="storefront",
+    ),
+    Operation(
+        method="get",
+        path="/api/settings/back-in-stock",
+        id="getBackInStockSettings",
+        summary="The company's back-in-stock settings",
+        ok=responses.WaitlistSettingsResponse,
+        tag="settings",
+    ),
+    Operation(
+        method="put",
+        path="/api/settings/back-in-stock",
+        id="putBackInStockSettings",
+        summary="Set re-arm, backorders-count-as-in-stock and pacing",
+        description=(
+            "rearm (default true): entries notified by a restock wait again when the variant "
+            "sells out before the shopper bought it. backordersInStock (default false). "
+            "pacing: null notifies every waiting shopper at once; {perUnit, intervalMinutes} "
+            "notifies perUnit shoppers per unit of stock, oldest request first, and every "
+            "intervalMinutes the next ones while stock remains."
+        ),
+        ok=responses.WaitlistSettingsResponse,
+        body=_storefront.SettingsBody,
+        body_example={
+            "rearm": True,
+            "backordersInStock": False,
+            "pacing": {"perUnit": 2, "intervalMinutes": 60},
+        },
+        tag="settings",
+    ),
+)
+
+
+# --- carts ---------------------------------------------------------------------------------
+OPERATIONS += (
+    Operation(
+        method="post",
+        path="/api/woocommerce/events",
+        id="cartEvents",
+        summary="A batch of cart and checkout events from the store plugin",
+        description=(
+            "Each event is recorded once per id (a repeat counts in duplicates) and applied "
+            "by occurredAt, whatever the arrival order. An event that cannot be taken is "
+            "reported in failed by index and never fails the batch. A cart without an email "
+            "is kept by sessionKey until the session identifies itself. Body at most 1 MiB, "
+            "500 events. " + _PLUGIN_NOTE
+        ),
+        ok=_carts.EventsAccepted,
+        errors=(403,),
+        body=_carts.CartEventBody,
+        params=_PLUGIN_HEADERS,
+        security="plugin",
+        tag="plugin",
+    ),
+    Operation(
+        method="get",
+        path="/api/sequences/{sequenceId}/recovery",
+        id="getSequenceRecovery",
+        summary="Revenue of orders placed within the attribution window after its emails",
+        ok=_carts.SequenceRecovery,
+        errors=(404,),
+        params=(_SEQUENCE,),
+        tag="sequences",
+    ),
+    Operation(
+        method="get",
+        path="/api/settings/cart-recovery",
+        id="getCartRecoverySettings",
+        summary="The company's cart abandonment, cooldown, expiry and attribution times",
+        ok=_carts.CartRecoverySettings,
+        tag="settings",
+    ),
+    Operation(
+        method="put",
+        path="/api/settings/cart-recovery",
+        id="putCartRecoverySettings",
+        summary="Set the cart recovery times (omitted keys take their defaults)",
+        description=(
+            "abandonAfterMinutes (60): inactivity before ecommerce.cart_abandoned; "
+            "cooldownHours (24): at most one abandonment per subscriber in this time; "
+            "anonymousExpiryHours (72): anonymous carts are forgotten after this idle time; "
+            "attributionWindowHours (120): an order this soon after a recovery email counts "
+            "for its sequence."
+        ),
+        ok=_carts.CartRecoverySettings,
+        body=_carts.CartSettingsBody,
+        body_example={"abandonAfterMinutes": 60, "cooldownHours": 24},
+        tag="settings",
+    ),
+)

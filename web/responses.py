@@ -157,6 +157,27 @@ class WaitlistEntry:
 
 @output
 @attrs.frozen(kw_only=True)
+class WaitlistPacing:
+    per_unit: int = attrs.field(metadata={"doc": "shoppers notified per unit of stock"})
+    interval_minutes: int = attrs.field(metadata={"doc": "between waves while stock remains"})
+
+
+@output
+@attrs.frozen(kw_only=True)
+class WaitlistSettings:
+    rearm: bool = attrs.field(metadata={"doc": "re-arm entries when the variant sells out again"})
+    backorders_in_stock: bool = attrs.field(metadata={"doc": "onbackorder counts as in stock"})
+    pacing: WaitlistPacing | None = None
+
+
+@output
+@attrs.frozen(kw_only=True)
+class WaitlistSettingsResponse(Ok):
+    settings: WaitlistSettings
+
+
+@output
+@attrs.frozen(kw_only=True)
 class SubscriberProfile(Ok):
     subscriber: Subscriber
     attributes: dict[str, Any] = _as(
@@ -431,8 +452,15 @@ class Replenishment:
     enabled: bool = False
     days: int | None = None
     match: Annotated[str, one_of("product", "variant")] = "product"
-    suggested_days: int | None = None
-    sample_size: int = 0
+    # An extension of the contract's shape, so present only when on.
+    multiply_by_quantity: Literal[True] | None = _omit("due after days x the quantity bought")
+    suggested_days: int | None = attrs.field(
+        default=None,
+        metadata={"doc": "median days between repeat purchases; null until sampleSize suffices"},
+    )
+    sample_size: int = attrs.field(
+        default=0, metadata={"doc": "repeat-purchase intervals behind suggestedDays"}
+    )
 
 
 @output

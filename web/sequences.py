@@ -132,7 +132,7 @@ def dry_run_sequence(sequence_id: str) -> Response:
     with rt().unit_of_work() as session:
         company = company_from_api_key(session)
         row = _found(session, company.id, sequence_id)
-        report = dryrun.run(
+        simulated = dryrun.simulate(
             session,
             company,
             schema.structure_sequence(row.definition),
@@ -142,6 +142,7 @@ def dry_run_sequence(sequence_id: str) -> Response:
         )
         # A dry-run never writes: anything the session might hold is discarded.
         session.rollback()
+    report = simulated.rendered()  # templates render outside the transaction
     return responses.respond(
         responses.DryRunResponse(dry_run=responses.load(report, responses.DryRunReport))
     )

@@ -11,11 +11,20 @@ echo (login included, against login CSRF). Signing in starts a fresh session
 (no fixation). Sign-in attempts are rate limited per address and per email. The
 pages forbid framing (an approval button is a clickjacking target), send no
 referrer (the URL names the request) and are never cached.
+
+A session ends ``STOREFLOW_SESSION_MAX_AGE_SECONDS`` after sign-in (12 hours by
+default), however busy it is, and at once everywhere when the user signs out or
+gets a new password: the cookie carries the user's session version
+(``users.session_version``), which both increment.
+
+Approving and denying both need an owner or admin of the company chosen on the
+page; a store another company already holds can only be denied by that company.
 """
 
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from typing import Any
 
@@ -31,7 +40,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from storeflow.core import accounts
+from storeflow.core import accounts, clock
 from storeflow.core.emails import normalize_email
 from storeflow.core.errors import Conflict, NotFound, RateLimited
 from storeflow.core.ratelimit import Limit
@@ -65,10 +74,28 @@ def _csrf_ok() -> bool:
 
 
 def _current_user(db: Session) -> User | None:
-    user_id = session.get("uid")
+    """The signed-in user, or None (and the session forgotten) when it has ended."""
+    user_id, version, signed_in = session.get("uid"), session.get("sv"), session.get("at")
     if not isinstance(user_id, int):
         return None
-    return accounts.user_by_id(db, user_id)
+    user = accounts.user_by_id(db, user_id)
+    fresh = (
+        isinstance(signed_in, int | float)
+        and 0 <= clock.now().timestamp() - signed_in < rt().settings.session_max_age_seconds
+    )
+    if user is None or not fresh or version != user.session_version:
+        session.clear()
+        return None
+    return user
+
+
+def _start_session(user: User) -> None:
+    session.clear()  # a new session on sign-in: no fixation, a fresh CSRF token
+    session.permanent = True  # the cookie expires too (PERMANENT_SESSION_LIFETIME)
+    session["uid"] = user.id
+    session["sv"] = user.session_version
+    session["at"] = int(clock.now().timestamp())
+    csrf_token()
 
 
 @bp.after_request
@@ -199,10 +226,7 @@ def login() -> ResponseReturnValue:
                 email=email,
                 error="Wrong email or password.",
             )
-        user_id = user.id
-    session.clear()  # a new session on sign-in: no fixation, a fresh CSRF token
-    session["uid"] = user_id
-    csrf_token()
+        _start_session(user)
     return redirect(url_for("setup.woocommerce", request=request_id), 303)
 
 
@@ -211,6 +235,11 @@ def logout() -> ResponseReturnValue:
     request_id = request.form.get("request", "")
     if not _csrf_ok():
         return _csrf_failed(request_id)
+    with rt().unit_of_work() as db:
+        user = _current_user(db)
+        if user is not None:
+            # Signing out ends this user's sessions everywhere, copies of this cookie too.
+            accounts.end_sessions(db, user)
     session.clear()
     return redirect(url_for("setup.woocommerce", request=request_id), 303)
 
@@ -245,32 +274,24 @@ def decide() -> Response:
         if closed is not None:
             return closed
         decision = request.form.get("decision", "")
-        if decision == "deny":
-            try:
-                connections.deny(db, found.id, decided_by=f"user:{user.email}")
-            except Conflict as exc:
-                return _message("Cannot deny", exc.message, 409)
-            return _message(
-                "Connection denied",
-                f"{found.store_url} was not connected. You can close this page; "
-                "WordPress will show that the request was denied.",
-                200,
-            )
-        if decision != "approve":
+        if decision not in ("approve", "deny"):
             return _choose(db, found, user, "Choose Approve or Deny.", 400)
         company_id = request.form.get("company", "")
         role, company = _role_in(db, user, company_id)
         if company is None:
             return _choose(db, found, user, "You are not a member of that company.", 403)
         if role not in APPROVER_ROLES:
+            verb = "connect" if decision == "approve" else "turn away"
             return _choose(
                 db,
                 found,
                 user,
-                f"Only an owner or admin of {company.name} can connect a store; your role "
-                "there is member. Ask an owner to approve, or to make you an admin.",
+                f"Only an owner or admin of {company.name} can {verb} a store; your role "
+                f"there is {role}. Ask an owner to decide, or to make you an admin.",
                 403,
             )
+        if decision == "deny":
+            return _deny(db, found, user, company)
         try:
             integration = connections.approve(
                 db, found.id, company, decided_by=f"user:{user.email}"
@@ -285,8 +306,34 @@ def decide() -> Response:
         )
 
 
+def _deny(db: Session, req: ConnectRequest, user: User, company: Company) -> Response:
+    try:
+        connections.deny(db, req.id, company, decided_by=f"user:{user.email}")
+    except Conflict as exc:
+        return _message("Cannot deny", exc.message, 409)
+    except NotFound:
+        return _choose(
+            db,
+            req,
+            user,
+            f"{req.store_url} is connected to another company; only that company can "
+            f"turn it away. Choose Approve to connect it to {company.name} as well.",
+            403,
+        )
+    return _message(
+        "Connection denied",
+        f"{req.store_url} was not connected. You can close this page; "
+        "WordPress will show that the request was denied.",
+        200,
+    )
+
+
+# ASCII digits only: str.isdigit() also accepts "²" and other digits int() refuses.
+_COMPANY_ID = re.compile(r"[0-9]{1,18}")
+
+
 def _role_in(db: Session, user: User, company_id: str) -> tuple[str | None, Company | None]:
-    if not company_id.isdigit() or len(company_id) > 18:
+    if not _COMPANY_ID.fullmatch(company_id):
         return None, None
     found = accounts.role_in(db, user.id, int(company_id))
     return found if found else (None, None)

@@ -19,7 +19,7 @@ from storeflow.core.storage.session import Session
 from storeflow.core.stores import commands, connections, health
 from storeflow.web import inputs, responses
 from storeflow.web.plugin_auth import PluginCall, plugin_route
-from storeflow.web.ratelimits import client_ip, enforce
+from storeflow.web.ratelimits import client_address, client_ip, enforce
 from storeflow.web.runtime import rt
 
 bp = Blueprint("woocommerce_plugin", __name__, url_prefix="/api/woocommerce")
@@ -33,8 +33,7 @@ POLL_LIMIT = Limit("woocommerce-poll", count=600, seconds=600)
 
 @bp.post("/connect")
 def connect() -> Response:
-    ip = client_ip()
-    enforce(CONNECT_LIMIT, ip, "too many connect requests from this address; retry later")
+    enforce(CONNECT_LIMIT, client_ip(), "too many connect requests from this address; retry later")
     body = inputs.structure(inputs.json_body(), inputs.ConnectBody)
     runtime = rt()
     with runtime.unit_of_work() as session:
@@ -50,7 +49,7 @@ def connect() -> Response:
                 timezone=body.timezone,
             ),
             provider="woocommerce",
-            requester_ip=ip,
+            requester_ip=client_address(),
         )
         # The base URL comes from settings, never from the Host header: a forged Host
         # must not be able to send a merchant to someone else's approval page.

@@ -30,7 +30,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from storeflow.core import clock
-from storeflow.core.commerce import freshness, records
+from storeflow.core.commerce import freshness, records, waitlists
 from storeflow.core.commerce.freshness import Outcome
 from storeflow.core.storage import paging
 from storeflow.core.storage.tables import ProductRow, VariantRow
@@ -58,6 +58,7 @@ class _Row:
     deleted_at: datetime | None = None
     values: dict[str, Any] | None = None  # pending write, None when untouched
     product_pid: str | None = None  # variants: the provider id of their product
+    stock: tuple[str | None, int | None] | None = None  # as stored (back-in-stock compares)
 
     def verdict(self, incoming_at: datetime | None, digest: str) -> freshness.Verdict:
         return freshness.compare(self.at, self.hash, incoming_at, digest)
@@ -93,13 +94,20 @@ def _load_rows(
                 model.source_hash,
                 model.deleted,
                 model.deleted_at,
+                model.stock_status,
+                model.stock_quantity,
             ).where(
                 model.integration_id == store.integration_id,
                 key.in_(wanted[start : start + 500]),
             )
         ):
             found[row.provider_id] = _Row(
-                row.id, row.source_modified_at, row.source_hash, row.deleted, row.deleted_at
+                row.id,
+                row.source_modified_at,
+                row.source_hash,
+                row.deleted,
+                row.deleted_at,
+                stock=(row.stock_status, row.stock_quantity),
             )
     return found
 
@@ -128,7 +136,20 @@ def upsert_products(
             outcomes.append(_product(store, products, variants, rec))
     _write_products(session, store, provider, products)
     _write_variants(session, store, products, variants)
+    waitlists.stock_changed(session, store, provider, _stock_changes(variants))
     return outcomes
+
+
+def _stock_changes(variants: dict[str, _Row]) -> list[waitlists.StockChange]:
+    """Variants whose written stock differs from what was stored before this batch."""
+    changes = []
+    for vid, row in variants.items():
+        if not row.values or "stock_status" not in row.values:
+            continue
+        after = (row.values["stock_status"], row.values["stock_quantity"])
+        if after != row.stock:
+            changes.append(waitlists.StockChange(row.product_pid or vid, vid, row.stock, after))
+    return changes
 
 
 def upsert_product(

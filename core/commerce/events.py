@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, get_args
 
+import attrs
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,9 +21,9 @@ from storeflow.core import clock
 from storeflow.core.commerce.records import EventName
 from storeflow.core.emails import normalize_email
 from storeflow.core.storage import paging
-from storeflow.core.storage.locks import lock_subscriber
+from storeflow.core.storage.locks import lock_subscriber, lock_subscribers
 from storeflow.core.storage.tables import Event, Job
-from storeflow.core.storage.upsert import insert_ignore
+from storeflow.core.storage.upsert import insert_ignore, insert_ignore_rows
 from storeflow.core.work import outbox
 
 if TYPE_CHECKING:
@@ -91,6 +92,69 @@ def append(
         else:
             EVENT_JOBS.add(session, company_id, event_id)
     return event_id
+
+
+@attrs.frozen
+class NewEvent:
+    """One event for :func:`append_many`."""
+
+    name: EventName
+    key: str
+    occurred_at: datetime
+    subscriber: SubscriberRef | None
+    properties: dict[str, Any]
+
+
+def append_many(
+    session: Session,
+    company_id: int,
+    new: Sequence[NewEvent],
+    *,
+    provider: str | None = None,
+    integration_id: str | None = None,
+) -> dict[str, int]:
+    """:func:`append` for many live events of one store at once (one INSERT, one lock
+    statement); returns the ids of those appended now, by idempotency key."""
+    if not new:
+        return {}
+    table = Event.__table__
+    now = clock.now()
+    rows = [
+        {
+            "company_id": company_id,
+            "name": event.name,
+            "idempotency_key": event.key,
+            "subscriber_id": event.subscriber.id if event.subscriber else None,
+            "email": event.subscriber.email if event.subscriber else None,
+            "provider": provider,
+            "integration_id": integration_id,
+            "occurred_at": event.occurred_at,
+            "properties": event.properties,
+            "live": True,
+            "created_at": now,
+        }
+        for event in new
+    ]
+    appended = {
+        key: event_id
+        for event_id, key in session.execute(
+            insert_ignore_rows(session, table, rows, ["company_id", "idempotency_key"]).returning(
+                table.c.id, table.c.idempotency_key
+            )
+        )
+    }
+    subscriber_ids = {e.subscriber.id for e in new if e.subscriber and e.key in appended}
+    lock_subscribers(session, subscriber_ids)  # as append does, for each event's subscriber
+    collected = session.info.get(COLLECTED)
+    for event in new:
+        event_id = appended.get(event.key)
+        if event_id is None:
+            continue
+        if isinstance(collected, list):
+            collected.append(event_id)
+        else:
+            EVENT_JOBS.add(session, company_id, event_id)
+    return appended
 
 
 COLLECTED = "storeflow.collected_events"

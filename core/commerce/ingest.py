@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 import attrs
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storeflow.core import clock
-from storeflow.core.commerce import catalog, events, orders, records, subscribers
+from storeflow.core.commerce import carts, catalog, events, orders, records, subscribers
 from storeflow.core.commerce.freshness import Outcome
 from storeflow.core.commerce.money import MoneyError
 from storeflow.core.errors import NotFound, StoreflowError
@@ -105,11 +106,19 @@ class Applied:
 
 
 def apply(
-    session: Session, store: StoreContext, provider: str, mapped: records.Mapped, *, live: bool
+    session: Session,
+    store: StoreContext,
+    provider: str,
+    mapped: records.Mapped,
+    *,
+    live: bool,
+    live_max_age: timedelta | None = None,
 ) -> Applied:
     """Apply a provider's records to the database (the caller owns the transaction)."""
     result = Applied()
-    outcomes, result.event_ids = apply_records(session, store, provider, mapped.records, live=live)
+    outcomes, result.event_ids = apply_records(
+        session, store, provider, mapped.records, live=live, live_max_age=live_max_age
+    )
     for outcome in outcomes:
         if outcome == "stale":
             result.skipped_stale += 1
@@ -127,19 +136,30 @@ def apply_records(
     recs: Sequence[records.Record],
     *,
     live: bool,
+    live_max_age: timedelta | None = None,
 ) -> tuple[list[Outcome], list[int]]:
     """Apply records in order, in bulk per run of same-typed records.
 
     Returns one outcome per record and the ids of the live events created. Webhooks
-    and sync batches both come through here, so both get the same upserts.
+    and sync batches both come through here, so both get the same upserts. Amounts
+    and quantities are checked first (``records.check_bounds``): a record beyond them
+    raises ``records.OutOfRange`` before anything is written. With ``live_max_age``,
+    the events of orders older than that are history even when ``live``.
     """
+    for rec in recs:
+        records.check_bounds(rec)
     outcomes: list[Outcome] = []
     event_ids: list[int] = []
     for kind, group in itertools.groupby(recs, key=type):
         batch = list(group)
         if kind is records.Order:
             applied = orders.upsert_orders(
-                session, store, provider, _all(batch, records.Order), live=live
+                session,
+                store,
+                provider,
+                _all(batch, records.Order),
+                live=live,
+                live_max_age=live_max_age,
             )
             for outcome in applied:
                 outcomes.append(outcome.result)
@@ -151,6 +171,10 @@ def apply_records(
         elif kind is records.Customer:
             outcomes.extend(
                 subscribers.upsert_customers(session, store, _all(batch, records.Customer))
+            )
+        elif kind is records.CartActivity:
+            outcomes.extend(
+                carts.apply(session, store, provider, _all(batch, records.CartActivity))
             )
         else:
             outcomes.extend(_apply_one(session, store, provider, rec) for rec in batch)
@@ -196,35 +220,129 @@ class DeliveryJobs:
             process_delivery(rt, session, job.ref_id)
         events.dispatch(rt, session, new_events)
 
+    def run_batch(self, rt: Runtime, session: Session, jobs: list[Job]) -> None:
+        """Several deliveries at once: each store's records applied in one call."""
+        with events.collecting(session) as new_events:
+            process_deliveries(rt, session, [job.ref_id for job in jobs if job.ref_id])
+        events.dispatch(rt, session, new_events)
+
 
 DELIVERY_JOBS = DeliveryJobs()
+
+
+@attrs.frozen
+class _Mapped:
+    delivery: InboundDelivery
+    store: StoreContext
+    provider: str
+    mapped: records.Mapped
+
+
+def live_max_age(rt: Runtime) -> timedelta:
+    """Orders older than this are history even when a live webhook brings them.
+
+    A store's webhook for an order placed years ago (edited today, never seen by a
+    sync) must not greet the buyer as if they had just ordered
+    (``STOREFLOW_LIVE_ORDER_MAX_AGE_DAYS``; see ``storeflow.core.commerce.orders``).
+    """
+    return timedelta(days=rt.settings.live_order_max_age_days)
 
 
 def process_delivery(rt: Runtime, session: Session, delivery_id: int | None) -> None:
     delivery = session.get(InboundDelivery, delivery_id)
     if delivery is None or delivery.status in DELIVERY_DONE:
         return
-    integration = session.get_one(Integration, delivery.integration_id)
+    item = _map(rt, session, delivery)
+    if item is None:
+        return
+    try:
+        with session.begin_nested():  # a record that fails half-way leaves nothing behind
+            apply(
+                session,
+                item.store,
+                item.provider,
+                item.mapped,
+                live=True,
+                live_max_age=live_max_age(rt),
+            )
+    except (StoreflowError, MoneyError) as exc:
+        _failed(delivery, exc)
+        return
+    _processed(item)
+
+
+def process_deliveries(rt: Runtime, session: Session, delivery_ids: list[int]) -> None:
+    """:func:`process_delivery` for many: mapped one by one (a body that does not map
+    fails alone), then each store's records applied together, in delivery order.
+
+    An error while applying propagates: the caller runs the deliveries one by one to
+    find the one at fault (:class:`storeflow.core.work.jobs.BatchKind`).
+    """
+    found = {
+        row.id: row
+        for row in session.scalars(
+            select(InboundDelivery).where(InboundDelivery.id.in_(delivery_ids))
+        )
+    }
+    by_store: dict[str, list[_Mapped]] = {}
+    max_age = live_max_age(rt)
+    stores: dict[str, StoreContext] = {}
+    for delivery_id in delivery_ids:
+        delivery = found.get(delivery_id)
+        if delivery is None or delivery.status in DELIVERY_DONE:
+            continue
+        item = _map(rt, session, delivery, stores)
+        if item is not None:
+            by_store.setdefault(delivery.integration_id, []).append(item)
+    for items in by_store.values():
+        recs = [rec for item in items for rec in item.mapped.records]
+        apply_records(
+            session, items[0].store, items[0].provider, recs, live=True, live_max_age=max_age
+        )
+        for item in items:
+            _processed(item)
+
+
+def _map(
+    rt: Runtime,
+    session: Session,
+    delivery: InboundDelivery,
+    stores: dict[str, StoreContext] | None = None,
+) -> _Mapped | None:
+    """The delivery's records, or None when its body cannot be mapped (marked failed).
+
+    ``stores`` remembers each integration's context across a batch of deliveries."""
     provider = rt.providers.get(delivery.provider)
     if provider is None:
         raise LookupError(
             f"provider {delivery.provider!r} is not loaded"
         )  # retried: a deploy may fix it
-    store = integrations.context(integration)
+    stores = {} if stores is None else stores
+    store = stores.get(delivery.integration_id)
+    if store is None:
+        integration = session.get_one(Integration, delivery.integration_id)
+        store = stores[delivery.integration_id] = integrations.context(integration)
     try:
         payload = provider.parse_payload(delivery.topic, delivery.body)
         mapped = provider.map_webhook(delivery.topic, payload, store)
-        with session.begin_nested():  # a record that fails half-way leaves nothing behind
-            apply(session, store, provider.name, mapped, live=True)
     except (StoreflowError, MoneyError) as exc:
-        # The data, not the machinery, is at fault: retrying will not help. Keep it.
-        delivery.status = "failed"
-        delivery.error = f"{getattr(exc, 'code', 'unmappable')}: {exc}"
-        delivery.processed_at = clock.now()
-        return
-    delivery.status = "ignored" if mapped.ignored else "processed"
-    delivery.error = mapped.ignored.reason if mapped.ignored else None
+        _failed(delivery, exc)
+        return None
+    return _Mapped(delivery, store, provider.name, mapped)
+
+
+def _failed(delivery: InboundDelivery, exc: Exception) -> None:
+    # The data, not the machinery, is at fault: retrying will not help. Keep it.
+    delivery.status = "failed"
+    delivery.error = f"{getattr(exc, 'code', 'unmappable')}: {exc}"
     delivery.processed_at = clock.now()
+
+
+def _processed(item: _Mapped) -> None:
+    ignored = item.mapped.ignored
+    item.delivery.status = "ignored" if ignored else "processed"
+    item.delivery.error = ignored.reason if ignored else None
+    item.delivery.processed_at = clock.now()
 
 
 def replay(session: Session, delivery_id: int, company_id: int | None = None) -> InboundDelivery:

@@ -29,6 +29,16 @@ nothing either) but start no automation. An older payload that arrives after a
 newer one is stale and emits nothing, so a delivery order can only ever skip a
 transition that was already superseded, never repeat one.
 
+A live delivery (a webhook) for an order that was already older than
+``live_max_age`` (30 days by default, ``STOREFLOW_LIVE_ORDER_MAX_AGE_DAYS``) when
+the store last changed it is history too: a store that edits an order of years
+ago, never seen by a sync, must not start a "thank you for your order" sequence.
+Its events are recorded, like a sync's. The age is measured at the order's
+modification time as the store reports it (clamped to now), not at processing
+time, so that a delivery gives the same verdict however late a backlog or a
+replay applies it (WooCommerce builds payloads at send time: for a live webhook
+the two are the same moment).
+
 ``upsert_orders`` applies a batch as if one record after the other, with a few
 bulk statements (see ``storeflow.core.commerce.catalog`` for the pattern).
 """
@@ -36,7 +46,7 @@ bulk statements (see ``storeflow.core.commerce.catalog`` for the pattern).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -81,6 +91,7 @@ class _PendingEvent:
     email: str
     properties: dict[str, Any]
     index: int  # which record of the batch caused it
+    history: bool = False  # recorded without starting automations, even from a webhook
 
 
 def link_customer(
@@ -106,8 +117,12 @@ def upsert_orders(
     recs: Sequence[records.Order],
     *,
     live: bool,
+    live_max_age: timedelta | None = None,
 ) -> list[OrderOutcome]:
-    """Apply order records in order; one outcome per record."""
+    """Apply order records in order; one outcome per record.
+
+    With ``live``, the events of orders older than ``live_max_age`` are history.
+    """
     subscriber_ids = subscribers.ensure_many(
         session, store.company_id, ((r.email, r.first_name, r.last_name) for r in recs)
     )
@@ -138,7 +153,8 @@ def upsert_orders(
         row.at, row.hash = rec.modified_at, digest
         row.deleted = freshness.is_deleted(rec.modified_at, row.deleted_at)
         row.winner, row.digest = rec, digest
-        for event in _events_for(store, provider, rec, row.subscriber_id, email, index):
+        history = live_max_age is not None and _age(rec) > live_max_age
+        for event in _events_for(store, provider, rec, row.subscriber_id, email, index, history):
             if event.key not in seen_keys:
                 seen_keys.add(event.key)
                 pending.append(event)
@@ -154,6 +170,13 @@ def upsert_orders(
         else:
             results.append(OrderOutcome(verdict))
     return results
+
+
+def _age(rec: records.Order) -> timedelta:
+    """How old the order was when the store last changed it (now, when it does not say)."""
+    now = clock.now()
+    changed = min(rec.modified_at, now) if rec.modified_at is not None else now
+    return changed - rec.ordered_at
 
 
 def _load(session: Session, store: StoreContext, ids: list[str]) -> dict[str, _Row]:
@@ -291,6 +314,8 @@ def properties(provider: str, rec: records.Order) -> dict[str, Any]:
         "refundedCents": sum(r.amount.minor for r in rec.refunds),
         "currency": rec.currency,
         "orderedAt": rec.ordered_at.isoformat(),
+        # The store account that ordered (carts match it: billing email != account email).
+        "customerId": rec.customer.provider_customer_id if rec.customer else None,
         "lineItems": [
             {
                 "provider": provider,
@@ -332,6 +357,7 @@ def _events_for(
     subscriber_id: int,
     email: str,
     index: int,
+    history: bool = False,
 ) -> list[_PendingEvent]:
     found = transitions(rec)
     if not found:
@@ -348,6 +374,7 @@ def _events_for(
             email=email,
             properties=props,
             index=index,
+            history=history,
         )
         for name, suffix in found
     ]
@@ -364,21 +391,28 @@ def _write_events(
     """Append the events (once per key); live ones get a job and their ids reported."""
     created: dict[int, list[int]] = {}
     if live:
-        for event in pending:
-            event_id = events.append(
-                session,
-                company_id=store.company_id,
-                name=event.name,
-                key=event.key,
-                occurred_at=event.occurred_at,
-                subscriber=_SubscriberRef(event.subscriber_id, event.email),
-                properties=event.properties,
-                provider=provider,
-                integration_id=store.integration_id,
-                live=True,
-            )
-            if event_id is not None:
-                created.setdefault(event.index, []).append(event_id)
+        current = [event for event in pending if not event.history]
+        ids = events.append_many(
+            session,
+            store.company_id,
+            [
+                events.NewEvent(
+                    event.name,
+                    event.key,
+                    event.occurred_at,
+                    _SubscriberRef(event.subscriber_id, event.email),
+                    event.properties,
+                )
+                for event in current
+            ],
+            provider=provider,
+            integration_id=store.integration_id,
+        )
+        for event in current:
+            if event.key in ids:
+                created.setdefault(event.index, []).append(ids[event.key])
+    history = [event for event in pending if not live or event.history]
+    if not history:
         return created
     now = clock.now()
     insert_ignore_many(
@@ -398,7 +432,7 @@ def _write_events(
                 "live": False,
                 "created_at": now,
             }
-            for event in pending
+            for event in history
         ],
         ["company_id", "idempotency_key"],
     )

@@ -46,10 +46,12 @@ from typing import Any
 
 import attrs
 from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, not_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from storeflow.core import clock
-from storeflow.core.commerce.money import exponent, to_major
+from storeflow.core.commerce import records
+from storeflow.core.commerce.money import MAX_MINOR, exponent, to_major
 from storeflow.core.statuses import ORDER_COUNTED
 from storeflow.core.storage.tables import (
     Integration,
@@ -156,11 +158,11 @@ def refresh_many(session: Session, subscriber_ids: Iterable[int]) -> None:
         return
     for chunk in _chunks(ids):
         totals: dict[int, list[Totals]] = defaultdict(list)
-        rows = session.execute(
-            _totals_query(OrderRow.subscriber_id).where(OrderRow.subscriber_id.in_(chunk))
+        rows = _summed(
+            session, _totals_query(OrderRow.subscriber_id).where(OrderRow.subscriber_id.in_(chunk))
         )
         for sid, currency, count, value, first, last in rows:
-            totals[sid].append(Totals(currency, count, int(value or 0), first, last))
+            totals[sid].append(Totals(currency, count, _in_range(value), first, last))
         current: dict[int, dict[str, Any]] = {
             sid: values
             for sid, values in session.execute(
@@ -189,24 +191,49 @@ def refresh_many(session: Session, subscriber_ids: Iterable[int]) -> None:
                     session.expire(loaded, ["attributes", "updated_at"])
 
 
+def _summed(session: Session, query: Select[*tuple[Any, ...]]) -> list[Any]:
+    """The rows of a totals query; a sum beyond BIGINT is :class:`records.OutOfRange`.
+
+    SQLite refuses such a sum ("integer overflow"); PostgreSQL sums BIGINT as NUMERIC
+    and :func:`_in_range` refuses it there, so both refuse the same data.
+    """
+    try:
+        return list(session.execute(query))
+    except OperationalError as exc:
+        if "integer overflow" not in str(exc.orig):
+            raise
+        raise records.OutOfRange(_OVERFLOW) from None
+
+
+_OVERFLOW = f"a subscriber's revenue would add up to more than {MAX_MINOR - 1} minor units"
+
+
+def _in_range(value: Any) -> int:
+    total = int(value or 0)
+    if abs(total) >= MAX_MINOR:
+        raise records.OutOfRange(_OVERFLOW)
+    return total
+
+
 def refresh(session: Session, subscriber_id: int) -> dict[str, Any]:
     refresh_many(session, [subscriber_id])
     return combined(session, subscriber_id)
 
 
 def combined(session: Session, subscriber_id: int) -> dict[str, Any]:
-    rows = session.execute(_totals_query().where(OrderRow.subscriber_id == subscriber_id))
-    return attributes(Totals(c, n, int(v or 0), f, la) for c, n, v, f, la in rows)
+    rows = _summed(session, _totals_query().where(OrderRow.subscriber_id == subscriber_id))
+    return attributes(Totals(c, n, _in_range(v), f, la) for c, n, v, f, la in rows)
 
 
 def per_store(session: Session, subscriber_id: int) -> list[dict[str, Any]]:
     """``[{integrationId, provider, storeUrl, attributes}]`` for every store with orders."""
     totals: dict[str, list[Totals]] = defaultdict(list)
-    rows = session.execute(
-        _totals_query(OrderRow.integration_id).where(OrderRow.subscriber_id == subscriber_id)
+    rows = _summed(
+        session,
+        _totals_query(OrderRow.integration_id).where(OrderRow.subscriber_id == subscriber_id),
     )
     for integration_id, currency, count, value, first, last in rows:
-        totals[integration_id].append(Totals(currency, count, int(value or 0), first, last))
+        totals[integration_id].append(Totals(currency, count, _in_range(value), first, last))
     # Stores where the subscriber only has uncounted orders are listed too (zeros).
     known = session.execute(
         select(Integration.id, Integration.provider, Integration.store_url)

@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 import attrs
 
-from storeflow.core.commerce.money import Money
+from storeflow.core.commerce.money import MAX_MINOR, Money
+from storeflow.core.errors import Unmappable
 from storeflow.core.statuses import OrderStatus as OrderStatus
 
 # The canonical commerce events: what core appends to the event log and what
@@ -149,7 +150,62 @@ class StoreEvent:
     properties: dict[str, Any] = attrs.field(factory=dict)
 
 
-Record = Product | ProductDeleted | Customer | CustomerDeleted | Order | OrderDeleted | StoreEvent
+# --- carts ---
+
+CartActivityType = Literal["cart_started", "cart_updated", "cart_cleared", "checkout_started"]
+
+
+@attrs.frozen
+class CartLine:
+    """One line of a shopper's cart as the store reported it (the catalogue fills in the rest)."""
+
+    provider_product_id: str
+    provider_variant_id: str  # = provider_product_id for simple products
+    quantity: int
+    line_total: Money | None = None
+    title: str = ""
+
+
+@attrs.frozen
+class CartActivity:
+    """What a store reported about a cart: its contents at ``occurred_at`` (``storeflow.core.commerce.carts``).
+
+    ``session_key`` names the shopping session (one cart at a time); ``email`` and
+    ``provider_customer_id`` identify the shopper when the store knows them.
+    """
+
+    event_id: str
+    type: CartActivityType
+    occurred_at: datetime
+    session_key: str
+    lines: tuple[CartLine, ...] = ()
+    total: Money | None = None
+    currency: str | None = None
+    email: str | None = None
+    provider_customer_id: str | None = None
+    checkout_url: str | None = None
+
+
+@attrs.frozen
+class Rejected:
+    """One item of a batch that could not be taken, with the reason (reported by index)."""
+
+    index: int
+    item_id: str | None
+    code: str
+    message: str
+
+
+Record = (
+    Product
+    | ProductDeleted
+    | Customer
+    | CustomerDeleted
+    | Order
+    | OrderDeleted
+    | StoreEvent
+    | CartActivity
+)
 
 
 @attrs.frozen
@@ -168,3 +224,90 @@ class Mapped:
 
     records: tuple[Record, ...] = ()
     ignored: Ignored | None = None
+    # Items of a batch the provider could not take (a plugin event batch reports them).
+    rejected: tuple[Rejected, ...] = ()
+
+
+# --- bounds ---------------------------------------------------------------------------
+#
+# Authentic data can still be beyond what storeflow can store or add up: ten refunds
+# near the BIGINT limit, a quantity beyond an INTEGER column. Such a record is refused
+# before anything is written (the delivery is kept as failed with the reason, and a
+# sync item is reported in ``failed``), never left to overflow in the database, where
+# it would be retried until the job is dead.
+
+# order_lines.quantity and the stock quantities are INTEGER columns.
+MAX_QUANTITY = 2**31 - 1
+
+
+class OutOfRange(Unmappable):
+    """A value of authentic data beyond what storeflow stores or adds up."""
+
+    code = "out_of_range"
+
+
+def check_bounds(rec: Record) -> None:
+    """Raise :class:`OutOfRange` when a record holds an amount or quantity out of range."""
+    match rec:
+        case Order():
+            _check_order(rec)
+        case Product():
+            _check_product(rec)
+        case CartActivity():
+            _check_cart(rec)
+        case _:
+            pass
+
+
+def _check_order(order: Order) -> None:
+    where = f"order {order.provider_order_id}"
+    _amount(order.total, f"{where}: total")
+    for refund in order.refunds:
+        _amount(refund.amount, f"{where}: refund {refund.provider_refund_id}")
+    # The sum is stored (orders.refunded_cents) and sent in events (refundedCents).
+    _amount_sum([r.amount.minor for r in order.refunds], f"{where}: its refunds together")
+    for position, item in enumerate(order.line_items):
+        _quantity(item.quantity, f"{where}: line {position} quantity")
+        _amount(item.price, f"{where}: line {position} price")
+        _amount(item.total, f"{where}: line {position} total")
+
+
+def _check_product(product: Product) -> None:
+    where = f"product {product.provider_product_id}"
+    if product.price is not None:
+        _amount(product.price, f"{where}: price")
+    if product.stock_quantity is not None:
+        _quantity(product.stock_quantity, f"{where}: stock quantity")
+    for variant in product.variants:
+        inner = f"{where} variant {variant.provider_variant_id}"
+        if variant.price is not None:
+            _amount(variant.price, f"{inner}: price")
+        if variant.stock_quantity is not None:
+            _quantity(variant.stock_quantity, f"{inner}: stock quantity")
+
+
+def _check_cart(cart: CartActivity) -> None:
+    where = f"cart event {cart.event_id}"
+    if cart.total is not None:
+        _amount(cart.total, f"{where}: total")
+    for position, line in enumerate(cart.lines):
+        _quantity(line.quantity, f"{where}: line {position} quantity")
+        if line.line_total is not None:
+            _amount(line.line_total, f"{where}: line {position} total")
+
+
+def _amount(money: Money, what: str) -> None:
+    _amount_sum([money.minor], what)
+
+
+def _amount_sum(minors: list[int], what: str) -> None:
+    total = sum(minors)
+    if abs(total) >= MAX_MINOR:
+        raise OutOfRange(
+            f"{what}: {total} minor units, more than storeflow stores ({MAX_MINOR - 1} at most)"
+        )
+
+
+def _quantity(value: int, what: str) -> None:
+    if abs(value) > MAX_QUANTITY:
+        raise OutOfRange(f"{what}: {value}, more than storeflow stores ({MAX_QUANTITY} at most)")

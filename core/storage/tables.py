@@ -111,6 +111,9 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = _created()
+    # --- hardening: page sessions carry this number; signing out or a new password
+    # increments it, which ends every session of the user (cookies cannot be recalled).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Membership(Base):
@@ -186,7 +189,8 @@ class PluginRequest(Base):
     path: Mapped[str] = mapped_column(String(300))
     status: Mapped[int] = mapped_column(Integer, default=200)
     response: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = _created()
+    # Indexed for the retention sweep (storeflow.core.work.retention).
+    created_at: Mapped[datetime] = mapped_column(default=now, index=True)
 
 
 class InboundDelivery(Base):
@@ -205,7 +209,8 @@ class InboundDelivery(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     status: Mapped[DeliveryStatus] = mapped_column(String(20), default="pending", index=True)
     error: Mapped[str | None] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(default=now)
+    # Indexed for the retention sweep (storeflow.core.work.retention).
+    received_at: Mapped[datetime] = mapped_column(default=now, index=True)
     processed_at: Mapped[datetime | None]
 
 
@@ -398,7 +403,8 @@ class Event(Base):
     properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # live events run automations; historical ones (sync backfill) only update state
     live: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = _created()
+    # Indexed for the retention sweep (storeflow.core.work.retention).
+    created_at: Mapped[datetime] = mapped_column(default=now, index=True)
 
 
 # --- automation ------------------------------------------------------------------------
@@ -440,7 +446,8 @@ class Enrollment(Base):
     email: Mapped[str] = mapped_column(String(320))
     status: Mapped[EnrollmentStatus] = mapped_column(String(20), default="active")
     stop_reason: Mapped[str | None] = mapped_column(Text)
-    entry_event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    # Indexed: the retention sweep keeps the events enrollments start from.
+    entry_event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
     entry_event_name: Mapped[EventName] = mapped_column(String(100))
     entry_properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
     match_value: Mapped[str | None] = mapped_column(String(300))
@@ -487,7 +494,8 @@ class Message(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     lease_until: Mapped[datetime | None]
     message_id: Mapped[str] = mapped_column(String(300))
-    created_at: Mapped[datetime] = _created()
+    # Indexed for /metrics (messages of the last day by status).
+    created_at: Mapped[datetime] = mapped_column(default=now, index=True)
     sent_at: Mapped[datetime | None]
     # email | webhook: both are external effects claimed here; only email is capped.
     channel: Mapped[str] = mapped_column(String(20), default="email", server_default="email")
@@ -584,3 +592,281 @@ class SyncRun(Base):
     started_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now)
     finished_at: Mapped[datetime | None]
+
+
+# --- back in stock ---
+
+
+class WaitlistEntry(Base):
+    """One shopper waiting for one variant of one store (``storeflow.core.commerce.waitlists``).
+
+    One row per (store, variant, subscriber) for good: asking again after a
+    notification re-arms the same row with a new ``cycle``, which is part of every
+    event key, so each request and each restock is recorded exactly once.
+    """
+
+    __tablename__ = "waitlist_entries"
+    __table_args__ = (
+        UniqueConstraint(
+            "integration_id",
+            "provider_variant_id",
+            "subscriber_id",
+            name="uq_waitlist_entries_member",
+        ),
+        # The fan-out reads a variant's waiting entries oldest first.
+        Index(
+            "ix_waitlist_entries_variant_status",
+            "integration_id",
+            "provider_variant_id",
+            "status",
+            "requested_at",
+        ),
+    )
+    id: Mapped[int] = _id()
+    company_id: Mapped[int] = _company()
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(40))
+    provider_product_id: Mapped[str] = mapped_column(String(64))
+    provider_variant_id: Mapped[str] = mapped_column(String(64))
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    product_title: Mapped[str] = mapped_column(String(500), default="")
+    variant_title: Mapped[str | None] = mapped_column(String(500))
+    # waiting -> notified -> (waiting again when re-armed) | purchased | cancelled
+    status: Mapped[str] = mapped_column(String(20), default="waiting")
+    cycle: Mapped[int] = mapped_column(Integer, default=1)
+    requested_at: Mapped[datetime] = mapped_column(default=now)
+    notified_at: Mapped[datetime | None]
+    # The restock that notified it (its out-of-stock-again reaches exactly these).
+    restock_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+
+
+class WaitlistRestock(Base):
+    """A variant back in stock while shoppers wait: open until it sells out again.
+
+    ``open_key`` is set only while open, so "one open restock per variant" is a unique
+    constraint: two deliveries racing to report the same restock create one row.
+    """
+
+    __tablename__ = "waitlist_restocks"
+    __table_args__ = (
+        UniqueConstraint(
+            "integration_id", "provider_variant_id", "open_key", name="uq_waitlist_restocks_open"
+        ),
+    )
+    id: Mapped[int] = _id()
+    company_id: Mapped[int] = _company()
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(40))
+    provider_product_id: Mapped[str] = mapped_column(String(64))
+    provider_variant_id: Mapped[str] = mapped_column(String(64))
+    open_key: Mapped[str | None] = mapped_column(String(8))
+    stock_quantity: Mapped[int | None] = mapped_column(Integer)
+    # How many shoppers may be notified so far (pacing); None means everyone.
+    budget: Mapped[int | None] = mapped_column(Integer)
+    notified: Mapped[int] = mapped_column(Integer, default=0)
+    wave: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(default=now)
+    ended_at: Mapped[datetime | None]
+
+
+# --- replenishment ---------------------------------------------------------------------
+# (storeflow.core.commerce.replenishment)
+
+
+class ReplenishmentSetting(Base):
+    """A product's reminder setting (``PUT /api/products/<provider>/<id>/replenishment``)."""
+
+    __tablename__ = "replenishment_settings"
+    id: Mapped[int] = _id()
+    company_id: Mapped[int] = _company()
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), unique=True
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    days: Mapped[int | None] = mapped_column(Integer)
+    match: Mapped[str] = mapped_column(String(10), default="product")  # product | variant
+    multiply_by_quantity: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+
+
+class ReplenishmentReminder(Base):
+    """One purchase's reminder for one key (``product:<id>`` or ``variant:<id>``).
+
+    pending -> fired ; pending -> superseded (a newer purchase of the key) -> pending
+    (that purchase was cancelled) ; pending | superseded -> cancelled.
+    """
+
+    __tablename__ = "replenishment_reminders"
+    __table_args__ = (
+        # A re-run of the order's event schedules nothing twice.
+        UniqueConstraint("order_event_id", "key"),
+        # One pending reminder per (store, subscriber, key).
+        Index(
+            "ix_replenishment_reminders_one_pending",
+            "integration_id",
+            "subscriber_id",
+            "key",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        # The sweep reads only what is due: its cost follows the due rows, not the pending.
+        Index(
+            "ix_replenishment_reminders_pending_due",
+            "due_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index("ix_replenishment_reminders_order", "integration_id", "provider_order_id"),
+        Index("ix_replenishment_reminders_product_status", "product_id", "status"),
+        Index("ix_replenishment_reminders_subscriber_status", "subscriber_id", "status"),
+    )
+    id: Mapped[int] = _id()
+    company_id: Mapped[int] = _company()
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(40))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(80))
+    match: Mapped[str] = mapped_column(String(10))
+    provider_product_id: Mapped[str] = mapped_column(String(64))
+    provider_variant_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(500), default="")
+    variant_title: Mapped[str] = mapped_column(String(500), default="")
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    days: Mapped[int] = mapped_column(Integer)
+    provider_order_id: Mapped[str] = mapped_column(String(64))
+    order_event_id: Mapped[int] = mapped_column(BigInteger)
+    ordered_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    reason: Mapped[str | None] = mapped_column(String(200))
+    fired_event_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+
+
+# --- carts ---
+
+
+class CartActivity(Base):
+    """One thing a store reported about a shopper's cart (``storeflow.core.commerce.carts``).
+
+    The log a session's carts are folded from, in ``occurred_at`` order, so arrival
+    order never matters; ``(integration_id, event_id)`` is the plugin's event id (a
+    repeat is a duplicate). storeflow adds its own rows too: ``identified`` (a login or
+    a back-in-stock request named the shopper) and ``converted`` (an order was placed).
+    """
+
+    __tablename__ = "cart_activities"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "event_id", name="uq_cart_activities_event"),
+        Index("ix_cart_activities_session", "integration_id", "session_key", "occurred_at"),
+    )
+    id: Mapped[int] = _id()
+    company_id: Mapped[int] = _company()
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(200))
+    # cart_started | cart_updated | cart_cleared | checkout_started | identified | converted
+    type: Mapped[str] = mapped_column(String(20))
+    session_key: Mapped[str] = mapped_column(String(200))
+    occurred_at: Mapped[datetime]
+    email: Mapped[str | None] = mapped_column(String(320))
+    provider_customer_id: Mapped[str | None] = mapped_column(String(64))
+    # {"lines": [...], "totalCents", "currency", "checkoutUrl", "orderId"} as reported
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class Cart(Base):
+    """One cart of one shopping session: from its first item to its clear or purchase.
+
+    ``first_event_id`` is the activity that made the row: a cart keeps its identity (and
+    ``public_id``, the ``cartId`` of its events) when earlier activity arrives later.
+    ``abandon_due_at`` and ``expires_at`` are set only while their timer runs, and each
+    has an index, so the sweeps read only what is due.
+    """
+
+    __tablename__ = "carts"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "first_event_id", name="uq_carts_first_event"),
+        Index("ix_carts_session", "integration_id", "session_key"),
+        Index("ix_carts_abandon_due_at", "abandon_due_at"),
+        Index("ix_carts_expires_at", "expires_at"),
+    )
+    id: Mapped[int] = _id()
+    company_id: Mapped[int] = _company()
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    session_key: Mapped[str] = mapped_column(String(200))
+    first_event_id: Mapped[str] = mapped_column(String(200))
+    # open | cleared | converted
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str | None] = mapped_column(String(320))
+    provider_customer_id: Mapped[str | None] = mapped_column(String(64))
+    line_items: Mapped[list[Any]] = mapped_column(default=list)
+    total_cents: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    checkout_url: Mapped[str | None] = mapped_column(String(2000))
+    started_at: Mapped[datetime]
+    last_activity_at: Mapped[datetime]
+    identified_at: Mapped[datetime | None]
+    checkout_started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    converted_order_id: Mapped[str | None] = mapped_column(String(64))
+    abandon_due_at: Mapped[datetime | None]
+    abandoned_at: Mapped[datetime | None]
+    # Why the abandonment did not fire (cooldown, purchased): shown to operators.
+    abandon_skipped: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+
+
+class RecoveredOrder(Base):
+    """An order placed within the attribution window after a recovery email: its revenue
+    counts for that email's sequence (one row per order, the latest email wins)."""
+
+    __tablename__ = "recovered_orders"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "provider_order_id", name="uq_recovered_orders_order"),
+    )
+    id: Mapped[int] = _id()
+    company_id: Mapped[int] = _company()
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    provider_order_id: Mapped[str] = mapped_column(String(64))
+    sequence_id: Mapped[int] = mapped_column(
+        ForeignKey("sequences.id", ondelete="CASCADE"), index=True
+    )
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    total_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    ordered_at: Mapped[datetime]
+    email_sent_at: Mapped[datetime]
+    created_at: Mapped[datetime] = _created()
+
+
+# --- suppressions ---
+
+
+class Suppression(Base):
+    """An address a mail server refused for good (``storeflow.rules.suppressions``): the
+    company's subscriber of that address is ``suppressed`` and is never emailed again."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("company_id", "email", name="uq_suppressions_email"),)
+    id: Mapped[int] = _id()
+    company_id: Mapped[int] = _company()
+    email: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from storeflow.core import accounts, clock
@@ -300,10 +300,45 @@ _WIPED: dict[str, None] = {
 }
 
 
-def deny(session: Session, request_id: str, *, decided_by: str) -> ConnectRequest:
+def deny(
+    session: Session, request_id: str, company: Company | None = None, *, decided_by: str
+) -> ConnectRequest:
+    """Deny a pending request on behalf of ``company`` (see :func:`may_deny`)."""
     request = get(session, request_id)
+    if company is not None:
+        _ensure_pending(request)  # a decided request says so (409), whoever asks
+        if not may_deny(session, request, company):
+            raise NotFound("no such connect request", code="connect_request_not_found")
     _decide(session, request, "denied", decided_by)
     return request
+
+
+def holders(session: Session, request: ConnectRequest) -> set[int]:
+    """The companies that already have an integration for the request's store."""
+    prefix = request.store_url.split("://", 1)[-1].split("/", 1)[0].lower()
+    rows = session.execute(
+        select(Integration.company_id, Integration.store_url).where(
+            Integration.provider == request.provider,
+            func.lower(Integration.store_url).contains(prefix, autoescape=True),
+        )
+    )
+    return {
+        company_id
+        for company_id, url in rows
+        if canonical_store_url(url) == canonical_store_url(request.store_url)
+    }
+
+
+def may_deny(session: Session, request: ConnectRequest, company: Company) -> bool:
+    """Whether ``company`` may turn the store away.
+
+    A reconnect of a store some companies already hold is theirs to refuse: any other
+    company is told the request does not exist (it would only be breaking someone
+    else's connection). A store no company holds yet may be refused by any company
+    that was given the request id (the id is the merchant's to hand out).
+    """
+    found = holders(session, request)
+    return not found or company.id in found
 
 
 def poll(session: Session, request_id: str, poll_token: str) -> dict[str, Any]:

@@ -1,8 +1,17 @@
 """Outgoing email over SMTP (``STOREFLOW_SMTP_URL``, e.g. ``smtp://127.0.0.1:1025``).
 
-``smtp://`` is plain (with STARTTLS when the server offers it), ``smtps://`` is
-implicit TLS; user and password may be in the URL. Without a URL, messages stay
-in the send ledger (status ``sent`` is then never claimed; see ``storeflow.rules.actions``).
+``smtps://`` is implicit TLS. ``smtp://`` uses STARTTLS when the server offers it, and
+*requires* it when the URL has a user and password: a password is never sent in the
+clear unless the URL says so with ``?tls=none`` (a relay on the same host).
+``?tls=starttls`` requires STARTTLS even without a login. Certificates are verified
+(the system's CA store).
+
+Messages are ``multipart/alternative`` (text, then HTML) when there is an HTML body.
+The envelope is explicit: exactly one recipient, the validated address of the
+message (never whatever the ``To`` header parses into), and the bare address of the
+sender. Internationalised domains go out as punycode, so SMTPUTF8 is only needed
+(and asked for) when the local part itself is not ASCII. Without a URL, messages stay
+in the send ledger (see ``storeflow.rules.actions``).
 """
 
 from __future__ import annotations
@@ -11,11 +20,16 @@ import smtplib
 import ssl
 import threading
 import time
+from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
 from email.utils import formatdate
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import attrs
+
+from storeflow.core import emails
+
+TLS_MODES = ("auto", "starttls", "none")
 
 
 @attrs.frozen
@@ -26,26 +40,61 @@ class Mail:
     body: str
     message_id: str
     headers: dict[str, str] = attrs.field(factory=dict)
+    html: str | None = None
+
+    def envelope(self) -> tuple[str, str]:
+        """(sender, recipient) for MAIL FROM / RCPT TO; raises ``emails.InvalidAddress``."""
+        sender = emails.parse_sender(self.sender).envelope
+        return sender, emails.envelope_address(emails.check_email(self.to))
+
+
+def _header_address(address: str, display_name: str = "") -> HeaderAddress:
+    local, _, domain = emails.envelope_address(address).rpartition("@")
+    return HeaderAddress(display_name=display_name, username=local, domain=domain)
 
 
 def build(mail: Mail) -> EmailMessage:
+    """The message; raises ``emails.InvalidAddress`` for an address that is not one."""
+    sender = emails.parse_sender(mail.sender)
     msg = EmailMessage()
-    msg["From"] = mail.sender
-    msg["To"] = mail.to
-    msg["Subject"] = mail.subject
+    msg["From"] = _header_address(sender.address, sender.display_name)
+    msg["To"] = _header_address(emails.check_email(mail.to))
+    msg["Subject"] = " ".join(mail.subject.split())  # never a line break in a header
     msg["Date"] = formatdate(localtime=False)
     # Derived from the ledger key: a duplicate, should one ever happen, is recognisable.
     msg["Message-ID"] = mail.message_id
     for name, value in mail.headers.items():
         msg[name] = value
     msg.set_content(mail.body)
+    if mail.html is not None:
+        msg.add_alternative(mail.html, subtype="html")
     return msg
+
+
+def deliver(client: smtplib.SMTP, mail: Mail) -> None:
+    """Hand ``mail`` to a connected client, to its one envelope recipient."""
+    message = build(mail)
+    sender, recipient = mail.envelope()
+    if not recipient.isascii() and not client.has_extn("smtputf8"):
+        raise emails.InvalidAddress(
+            f"the SMTP server does not offer SMTPUTF8, needed for {recipient!r}"
+        )
+    client.send_message(message, from_addr=sender, to_addrs=[recipient])
 
 
 def send(url: str, mail: Mail, timeout: float = 30.0) -> None:
     """Send one message over a connection of its own."""
     with connect(url, timeout) as client:
-        client.send_message(build(mail))
+        deliver(client, mail)
+
+
+def tls_mode(url: str) -> str:
+    """``auto`` (STARTTLS if offered; required for a login), ``starttls`` or ``none``."""
+    values = parse_qs(urlparse(url).query).get("tls", ["auto"])
+    mode = values[-1].lower()
+    if mode not in TLS_MODES:
+        raise ValueError(f"unknown tls={mode!r} in the SMTP URL; use one of {', '.join(TLS_MODES)}")
+    return mode
 
 
 def connect(url: str, timeout: float = 30.0) -> smtplib.SMTP:
@@ -61,16 +110,28 @@ def connect(url: str, timeout: float = 30.0) -> smtplib.SMTP:
         raise ValueError(f"unsupported SMTP URL scheme {parsed.scheme!r}")
     try:
         if parsed.scheme == "smtp":
-            client.ehlo()
-            if client.has_extn("starttls"):
-                client.starttls(context=ssl.create_default_context())
-                client.ehlo()
+            _starttls(client, tls_mode(url), login=bool(parsed.username))
         if parsed.username:
             client.login(unquote(parsed.username), unquote(parsed.password or ""))
     except BaseException:
         client.close()
         raise
     return client
+
+
+def _starttls(client: smtplib.SMTP, mode: str, *, login: bool) -> None:
+    client.ehlo()
+    if mode == "none":
+        return
+    if client.has_extn("starttls"):
+        client.starttls(context=ssl.create_default_context())
+        client.ehlo()
+    elif mode == "starttls" or login:
+        raise smtplib.SMTPNotSupportedError(
+            "the SMTP server does not offer STARTTLS; refusing to "
+            + ("send the password in the clear" if login else "send without TLS")
+            + " (use smtps://, or add ?tls=none to the URL for a relay on the same host)"
+        )
 
 
 class Transport:
@@ -92,9 +153,13 @@ class Transport:
         self.connections_opened = 0
 
     def send(self, url: str, mail: Mail) -> None:
+        mail.envelope()  # an invalid address never costs (or breaks) a connection
         client = self._connection(url)
         try:
-            client.send_message(build(mail))
+            deliver(client, mail)
+        except (smtplib.SMTPRecipientsRefused, emails.InvalidAddress):
+            self._local.used = time.monotonic()
+            raise  # nothing was sent and the server reset the transaction: keep it
         except BaseException:
             self._drop()
             raise

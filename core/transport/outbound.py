@@ -7,7 +7,9 @@ Without a guard that is a way into the operator's network (``http://127.0.0.1:63
 - only ``http`` and ``https``;
 - the host is resolved once and **every** address it resolves to must be public:
   not private, loopback, link-local, multicast, reserved, unspecified or shared
-  (CGNAT), also when hidden in an IPv4-mapped IPv6 address (``::ffff:127.0.0.1``);
+  (CGNAT), also when hidden in an IPv6 address that carries an IPv4 one: IPv4-mapped
+  (``::ffff:127.0.0.1``), 6to4 (``2002:7f00:1::``, whose relay delivers to the IPv4
+  address), Teredo (``2001:0:...``: server and client) and NAT64 (``64:ff9b::/96``);
 - the connection goes to the address that was checked (no second lookup that a
   DNS-rebinding name could answer differently); TLS still verifies the hostname;
 - redirects are not followed (a public URL could redirect inside);
@@ -57,10 +59,29 @@ def allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     return networks
 
 
+def embedded_ipv4(address: Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to (mapped, 6to4, Teredo, NAT64)."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    if address.ipv4_mapped is not None:
+        return [address.ipv4_mapped]
+    if address.sixtofour is not None:
+        return [address.sixtofour]
+    if address.teredo is not None:
+        return list(address.teredo)  # (server, client): traffic reaches both
+    if any(address in network for network in _NAT64):
+        return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    return []
+
+
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
 def is_public(address: Address) -> bool:
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        return is_public(mapped)
+    inner = embedded_ipv4(address)
+    if inner:
+        # The wrapper is only a route to the IPv4 address: that address decides.
+        return all(is_public(ipv4) for ipv4 in inner)
     return address.is_global and not (
         address.is_private
         or address.is_loopback

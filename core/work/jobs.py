@@ -34,6 +34,15 @@ class JobKind(Protocol):
     def run(self, rt: Runtime, session: Session, job: Job) -> None: ...
 
 
+@runtime_checkable
+class BatchKind(JobKind, Protocol):
+    """A :class:`JobKind` that can also run several of its jobs at once (set-based),
+    in one savepoint. If ``run_batch`` raises, the worker runs the jobs one by one
+    with ``run``, so ``run_batch`` needs no per-job isolation of its own."""
+
+    def run_batch(self, rt: Runtime, session: Session, jobs: list[Job]) -> None: ...
+
+
 Plan = TypeVar("Plan")
 Outcome = TypeVar("Outcome")
 

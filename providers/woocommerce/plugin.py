@@ -21,7 +21,7 @@ from storeflow import (
     WebhookRequest,
     hookimpl,
 )
-from storeflow.providers.woocommerce import mapping, signature, wire
+from storeflow.providers.woocommerce import cart_events, mapping, signature, wire
 
 # Header names are lower-case in ``WebhookRequest`` (the contract); WooCommerce sends
 # them as ``X-WC-Webhook-Topic`` and so on.
@@ -98,12 +98,21 @@ class WooCommerceProvider:
         return Verified(kind="delivery", topic=topic, dedupe_key=dedupe_key, headers=kept)
 
     def parse_payload(self, topic: str, body: bytes) -> Any:
+        if topic == cart_events.TOPIC:
+            data = cart_events.loads(body)
+            cart_events.check_batch(data)
+            return data
         resource, event = split_topic(topic)
         obj = wire.loads(body)
         wire.raise_for_rest_error(obj)
         return wire.structure(obj, wire.Deleted if event == "deleted" else RESOURCES[resource])
 
     def map_webhook(self, topic: str, payload: Any, store: StoreContext) -> Mapped:
+        if topic == cart_events.TOPIC:
+            # The plugin's cart and checkout events (POST /api/woocommerce/events).
+            if isinstance(payload, bytes):
+                payload = cart_events.loads(payload)
+            return cart_events.map_events(payload, store)
         resource, event = split_topic(topic)
         if event == "deleted":
             deleted = _ensure(payload, wire.Deleted)

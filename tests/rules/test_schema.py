@@ -608,7 +608,14 @@ small = st.integers(0, 1000)
 leaf_steps = st.one_of(
     st.builds(Delay, days=small, hours=small, minutes=small, seconds=small),
     st.builds(DelayUntil, until=windows()),
-    st.builds(Email, subject=words, body=text, from_=st.one_of(st.none(), words)),
+    st.builds(
+        Email,
+        subject=words,
+        body=text,
+        from_=st.one_of(
+            st.none(), st.sampled_from(["shop@example.com", "Shop <shop@example.com>"])
+        ),
+    ),
     st.builds(Webhook, url=keys.map(lambda host: f"https://{host}.example.com/hook")),
     tags(),
 )

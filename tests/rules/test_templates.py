@@ -154,3 +154,45 @@ def test_default_renders_the_fallback_for_anything_missing(chain: list[str], fal
     source = "{{ event." + ".".join(chain) + "|default(fallback) }}"
     rendered = render(source.replace("fallback", repr(fallback)), event={})
     assert rendered == fallback
+
+
+# --- money ---------------------------------------------------------------------------------
+
+ORDER_EVENT = {
+    "totalCents": 4780,
+    "refundedCents": 0,
+    "currency": "EUR",
+    "lineItems": [{"title": "Coffee", "priceCents": 1250, "totalCents": 2500}],
+}
+
+
+@pytest.mark.parametrize(
+    ("source", "event", "expected"),
+    [
+        ("{{ order.total|money }}", ORDER_EVENT, "47.80 EUR"),
+        ("{{ order.total }}", ORDER_EVENT, "47.80 EUR"),
+        ("{{ order.lineItems[0].price|money }}", ORDER_EVENT, "12.50 EUR"),
+        ("{{ event.totalCents|money(event.currency) }}", ORDER_EVENT, "47.80 EUR"),
+        ("{{ order.total|money }}", {"totalCents": 1250, "currency": "kwd"}, "1.250 KWD"),
+        ("{{ order.total|money }}", {"totalCents": 18000, "currency": "CLP"}, "18000 CLP"),
+        ("[{{ order.total|money }}]", {"totalCents": 4780}, "[]"),  # no currency: no money
+        ("[{{ event.totalCents|money }}]", ORDER_EVENT, "[]"),  # cents need a currency
+        ("[{{ event.missing|money('EUR') }}]", ORDER_EVENT, "[]"),
+    ],
+)
+def test_money_renders_in_the_currency_s_own_decimals(
+    source: str, event: dict[str, Any], expected: str
+) -> None:
+    assert render(source, event=event) == expected
+
+
+CURRENCIES = ["EUR", "USD", "JPY", "KWD", "CLF", "CLP", "BHD"]
+
+
+@given(st.integers(-(10**15), 10**15), st.sampled_from(CURRENCIES))
+def test_money_round_trips_through_the_money_type(minor: int, currency: str) -> None:
+    from storeflow.core.commerce import money
+
+    rendered = render("{{ order.total|money }}", event={"totalCents": minor, "currency": currency})
+    amount, code = rendered.split(" ")
+    assert money.parse(amount, code) == money.Money(minor, currency)
