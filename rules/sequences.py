@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, object_session
 
 from storeflow.core import clock
 from storeflow.core.statuses import SequenceStatus
+from storeflow.core.storage import memo
 from storeflow.core.storage.tables import Sequence
 from storeflow.rules import compiler, program, schema
 from storeflow.rules.index import RuleIndex
@@ -76,25 +77,20 @@ def load(row: Sequence) -> Loaded:
 
 # Within one transaction the stamp is read once per company: a worker's batch matches
 # many events of the same company, and a save or delete in the transaction forgets it.
-_MEMO = "storeflow.company_rules"
+_MEMO = "rules.company_rules"
 
 
 def company_rules(session: Session, company_id: int) -> CompanyRules:
     """Every non-deleted sequence of the company, compiled; active ones indexed."""
-    memo: dict[int, tuple[object, CompanyRules]] = session.info.setdefault(_MEMO, {})
-    transaction = session.get_transaction()
-    remembered = memo.get(company_id)
-    if remembered is not None and remembered[0] is transaction:
-        return remembered[1]
-    rules = _company_rules(session, company_id)
-    memo[company_id] = (transaction, rules)
-    return rules
+    return memo.per_transaction(
+        session, (_MEMO, company_id), lambda: _company_rules(session, company_id)
+    )
 
 
 def forget(session: Session | None) -> None:
     """Drop the transaction's memo: a sequence of the session changed."""
     if session is not None:
-        session.info.pop(_MEMO, None)
+        memo.forget(session, _MEMO)
 
 
 def _company_rules(session: Session, company_id: int) -> CompanyRules:

@@ -114,8 +114,9 @@ class StepJobs:
             and due <= clock.now()
             and not again
         ):
+            # Its record is written when it runs, at the end of the block: a "scheduled"
+            # row now would be overwritten a moment later in the same transaction.
             inline.due.append((enrollment, position))
-            record_step(session, enrollment, position, kind, "scheduled", due)
             return
         outbox.add(
             session,

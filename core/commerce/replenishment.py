@@ -45,6 +45,7 @@ from storeflow.core.commerce import events
 from storeflow.core.commerce.records import EventName
 from storeflow.core.errors import ValidationFailed
 from storeflow.core.statuses import ORDER_COUNTED
+from storeflow.core.storage import memo
 from storeflow.core.storage.locks import lock_subscriber
 from storeflow.core.storage.tables import (
     Event,
@@ -176,6 +177,7 @@ def save_setting(session: Session, product: ProductRow, setting: Setting) -> Set
     row.days = setting.days
     row.match = setting.match
     row.multiply_by_quantity = setting.multiply_by_quantity
+    memo.forget(session, MEMO_TOPIC)
     if not setting.enabled:
         session.execute(
             update(ReplenishmentReminder)
@@ -281,6 +283,27 @@ def _order_voided(session: Session, integration_id: str, provider_order_id: str)
     return row.state in ("cancelled", "refunded") or fully_refunded
 
 
+def _any_enabled(session: Session, company_id: int) -> bool:
+    """Whether any product of the company has reminders enabled (once per transaction)."""
+
+    def ask() -> bool:
+        return bool(
+            session.scalar(
+                select(ReplenishmentSetting.id)
+                .where(
+                    ReplenishmentSetting.company_id == company_id,
+                    ReplenishmentSetting.enabled.is_(True),
+                )
+                .limit(1)
+            )
+        )
+
+    return memo.per_transaction(session, (MEMO_TOPIC, company_id), ask)
+
+
+MEMO_TOPIC = "replenishment.enabled"
+
+
 def schedule(session: Session, event: Event, *, late_days: float = 14.0) -> list[int]:
     """Schedule the reminders of a live ``order_placed`` event; returns the new ids.
 
@@ -288,6 +311,8 @@ def schedule(session: Session, event: Event, *, late_days: float = 14.0) -> list
     """
     if not event.live or event.subscriber_id is None or event.integration_id is None:
         return []
+    if not _any_enabled(session, event.company_id):
+        return []  # the common case: no product of the company has reminders on
     order_id = str((event.properties or {}).get("orderId") or "")
     planned = _plan(session, event)
     if not planned or not order_id:
