@@ -5,9 +5,11 @@ BIN := $(VENV)/bin
 
 .PHONY: install run test lint typecheck import-tree demo bench clean
 
-$(BIN)/.installed: pyproject.toml requirements.lock
+# The example third-party provider (examples/generic_json_store) is installed like any
+# plugin distribution, so the suite runs the conformance kit against it.
+$(BIN)/.installed: pyproject.toml requirements.lock examples/generic_json_store/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c requirements.lock -e ".[test]"
+	$(BIN)/python -m pip install -q -c requirements.lock -e ".[test]" -e examples/generic_json_store
 	touch $@
 
 install: $(BIN)/.installed
@@ -24,7 +26,7 @@ IMPORT_TREE := build/import-tree
 
 import-tree:
 	rm -rf $(IMPORT_TREE) && mkdir -p $(IMPORT_TREE)/storeflow
-	ln -s $(CURDIR)/storeflow/__init__.py $(IMPORT_TREE)/storeflow/__init__.py
+	for f in storeflow/*.py; do ln -s $(CURDIR)/$$f $(IMPORT_TREE)/$$f; done
 	for d in core rules web providers; do ln -s $(CURDIR)/$$d $(IMPORT_TREE)/storeflow/$$d; done
 
 lint: install import-tree

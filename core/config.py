@@ -16,6 +16,8 @@ from pathlib import Path
 
 import attrs
 
+from storeflow.core import emails
+
 SECRET_KEY_FILE = "secret_key"
 
 
@@ -88,6 +90,23 @@ class Settings:
     # peer address is the client). Set it to the number of proxies you run, never more.
     proxy_hops: int = 0
     # --- end hardening ----------------------------------------------------------------------
+    # --- shopify (storeflow.providers.shopify, storeflow.web.shopify) ---------------------
+    # The app's client id and secret (webhooks and the OAuth redirect are signed with the
+    # secret; the previous one still verifies while a rotation is under way).
+    shopify_api_key: str = ""
+    shopify_api_secret: str = ""
+    shopify_previous_api_secret: str = ""
+    # Where the Admin API and OAuth endpoints are; empty means https://<shop>. Tests
+    # point it at a local server.
+    shopify_base_url: str = ""
+    shopify_api_version: str = "2026-07"
+    # Encrypts stored access tokens; the secret key when unset.
+    token_key: str = ""
+    # --- end shopify ------------------------------------------------------------------------
+    # --- commerce api (storeflow.web.commerce_api) -----------------------------------------
+    # Pushes per company API key per minute to /api/v1/... (429 with Retry-After beyond).
+    commerce_api_per_minute: int = 600
+    # --- end commerce api -------------------------------------------------------------------
 
     @property
     def job_retention(self) -> timedelta:
@@ -121,6 +140,23 @@ def ensure_secret_key(settings: Settings) -> Settings:
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return attrs.evolve(settings, secret_key=path.read_text().strip())
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message names the variable and what is wrong."""
+
+
+def check(settings: Settings) -> Settings:
+    """Refuse settings that would only fail later, deep in a send: every process checks
+    them when it starts (``Runtime.build``, ``storeflow serve``)."""
+    try:
+        emails.parse_sender(settings.mail_from)
+    except emails.InvalidAddress as exc:
+        raise ConfigError(
+            f"STOREFLOW_MAIL_FROM={settings.mail_from!r} is not one valid sender address "
+            f"({exc}); use shop@example.com or Shop <shop@example.com>"
+        ) from None
+    return settings
 
 
 def load() -> Settings:
@@ -166,4 +202,13 @@ def load() -> Settings:
         live_order_max_age_days=float(_env("LIVE_ORDER_MAX_AGE_DAYS", "30") or 30),
         session_max_age_seconds=max(60, int(_env("SESSION_MAX_AGE_SECONDS", "43200") or 43200)),
         proxy_hops=max(0, int(_env("PROXY_HOPS", "0") or 0)),
+        # --- shopify ---
+        shopify_api_key=_env("SHOPIFY_API_KEY", "") or "",
+        shopify_api_secret=_env("SHOPIFY_API_SECRET", "") or "",
+        shopify_previous_api_secret=_env("SHOPIFY_PREVIOUS_API_SECRET", "") or "",
+        shopify_base_url=(_env("SHOPIFY_BASE_URL", "") or "").rstrip("/"),
+        shopify_api_version=_env("SHOPIFY_API_VERSION", "2026-07") or "2026-07",
+        token_key=_env("TOKEN_KEY", "") or "",
+        # --- commerce api ---
+        commerce_api_per_minute=max(1, int(_env("COMMERCE_API_PER_MINUTE", "600") or 600)),
     )

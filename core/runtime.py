@@ -55,7 +55,7 @@ class Runtime:
         *,
         extra_plugins: Iterable[str | object] = (),
     ) -> Runtime:
-        settings = settings or config.load()
+        settings = config.check(settings or config.load())
         if settings.database_url.startswith("sqlite"):
             settings.var_dir.mkdir(parents=True, exist_ok=True)
         engine = db.make_engine(settings.database_url)

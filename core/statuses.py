@@ -56,7 +56,10 @@ COMMAND_ACKS: tuple[CommandAck, ...] = get_args(CommandAck)
 
 SubscriberStatus = Literal["active", "unsubscribed", "suppressed"]
 SUBSCRIBER_STATUSES: tuple[SubscriberStatus, ...] = get_args(SubscriberStatus)
-# Such a subscriber is never enrolled, and every run of theirs stops.
+# Such a subscriber receives nothing: a run of theirs stops at its next step, and a new
+# run stops at its first, before any step (even an internal one) has run. They are
+# enrolled all the same, deliberately: the stopped run and its skipped step are the
+# record of why nothing went out (storeflow.rules.suppressions, docs/decisions.md).
 SUBSCRIBER_INACTIVE: tuple[SubscriberStatus, ...] = ("unsubscribed", "suppressed")
 
 # The provider-agnostic state a provider maps its own order status to (``orders.state``).

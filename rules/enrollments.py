@@ -148,3 +148,20 @@ def to_json(
 def entry_time(enrollment: Enrollment) -> datetime:
     """When the run started, for stop events: the entry event's occurrence."""
     return enrollment.entry_occurred_at or enrollment.enrolled_at
+
+
+# --- admin pages: counts per step (issue 15) ------------------------------------------------
+
+
+def step_counts(session: Session, sequence_id: int) -> dict[int, dict[str, int]]:
+    """Per step position, how many runs of the sequence have it in each status."""
+    rows = session.execute(
+        select(EnrollmentStep.position, EnrollmentStep.status, func.count())
+        .join(Enrollment, Enrollment.id == EnrollmentStep.enrollment_id)
+        .where(Enrollment.sequence_id == sequence_id)
+        .group_by(EnrollmentStep.position, EnrollmentStep.status)
+    )
+    found: dict[int, dict[str, int]] = {}
+    for position, status, count in rows:
+        found.setdefault(position, {})[status] = int(count)
+    return found

@@ -220,3 +220,71 @@ def to_json(row: Message, sequence_slug: str | None) -> dict[str, Any]:
         "attempts": row.attempts,
         "createdAt": row.created_at.isoformat(),
     }
+
+
+# --- admin pages: sends per day and attributed revenue (issue 15) ---------------------------
+
+# An order placed this long after a sent message of any sequence counts as that
+# sequence work's revenue (last touch; one order counts once however many mails came).
+ATTRIBUTION_WINDOW = timedelta(days=5)
+
+
+def daily_sent(session: Session, company_id: int, since: datetime) -> dict[str, int]:
+    """Sent messages per UTC day (``YYYY-MM-DD``) from ``since`` on."""
+    from sqlalchemy import func
+
+    day = func.date(Message.sent_at)
+    rows = session.execute(
+        select(day, func.count())
+        .where(
+            Message.company_id == company_id,
+            Message.status == "sent",
+            Message.sent_at >= since,
+        )
+        .group_by(day)
+    )
+    return {str(value)[:10]: int(count) for value, count in rows}
+
+
+def attributed_revenue(
+    session: Session, company_id: int, since: datetime, window: timedelta = ATTRIBUTION_WINDOW
+) -> dict[str, int]:
+    """Net revenue (minor units, per currency) of counted orders placed from ``since`` on
+    within ``window`` after a message was sent to the buyer."""
+    from storeflow.core.commerce.profiles import counted
+    from storeflow.core.storage.tables import OrderRow
+
+    sent: dict[int, list[datetime]] = {}
+    for subscriber_id, sent_at in session.execute(
+        select(Message.subscriber_id, Message.sent_at).where(
+            Message.company_id == company_id,
+            Message.status == "sent",
+            Message.sent_at >= since - window,
+        )
+    ):
+        if sent_at is not None:  # the filter excludes NULL; the type does not know it
+            sent.setdefault(subscriber_id, []).append(sent_at)
+    if not sent:
+        return {}
+    totals: dict[str, int] = {}
+    buyers = select(Message.subscriber_id).where(
+        Message.company_id == company_id,
+        Message.status == "sent",
+        Message.sent_at >= since - window,
+    )
+    for subscriber_id, ordered_at, currency, net in session.execute(
+        select(
+            OrderRow.subscriber_id,
+            OrderRow.ordered_at,
+            OrderRow.currency,
+            OrderRow.total_cents - OrderRow.refunded_cents,
+        ).where(
+            OrderRow.company_id == company_id,
+            OrderRow.ordered_at >= since,
+            OrderRow.subscriber_id.in_(buyers),
+            counted(),
+        )
+    ):
+        if any(at <= ordered_at <= at + window for at in sent.get(subscriber_id, ())):
+            totals[currency] = totals.get(currency, 0) + max(int(net), 0)
+    return totals

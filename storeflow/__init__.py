@@ -8,6 +8,10 @@ plugin imports from here, never from the packages below, which may move::
 ``normalize_email`` is how storeflow stores and compares email addresses (trimmed,
 lower-cased); ``usable_email`` also turns what cannot be an address into ``None``.
 
+``parse_json`` decodes a body the way every route does (strict UTF-8, no ``NaN``,
+at most 64 levels of nesting; a ``BadRequest`` otherwise): use it for webhook
+bodies, so that a hostile document is a failed delivery and not a crash.
+
 ``plugin_client`` signs requests the way a store plugin does, to test a plugin
 against a local storeflow.
 
@@ -37,6 +41,7 @@ from storeflow.core.commerce.records import (
 from storeflow.core.emails import normalize_email, usable_email
 from storeflow.core.errors import BadRequest, Unauthenticated, Unmappable, ValidationFailed
 from storeflow.core.hookspecs import hookimpl
+from storeflow.core.jsonparse import parse_json
 from storeflow.core.stores.provider import Provider, StoreContext, Verified, WebhookRequest
 from storeflow.core.testing import plugin_client
 
@@ -68,6 +73,7 @@ __all__ = [
     "hookimpl",
     "money",
     "normalize_email",
+    "parse_json",
     "plugin_client",
     "records",
     "usable_email",

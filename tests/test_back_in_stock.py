@@ -470,3 +470,134 @@ def test_racing_restock_updates_notify_each_entry_once(client, rt, tenant):
     with rt.unit_of_work() as session:
         assert len(list(session.scalars(select(WaitlistRestock)))) == 1
     assert len(events_named(rt, "ecommerce.back_in_stock")) == 5
+
+
+# --- stock managed by the parent (WooCommerce manage_stock: "parent") ----------------------
+
+
+def hoodie(stock: int, minute: int) -> dict[str, Any]:
+    """The variable hoodie (732) counting the stock its variations share."""
+    return wc.product_variable(
+        manage_stock=True,
+        stock_quantity=stock,
+        stock_status="instock" if stock > 0 else "outofstock",
+        date_modified_gmt=f"2025-03-01T12:{minute:02d}:00",
+    )
+
+
+def hoodie_variation(vid: int, manage_stock: bool | str, stock: int) -> dict[str, Any]:
+    return wc.variation(
+        id=vid,
+        manage_stock=manage_stock,
+        stock_quantity=stock,
+        stock_status="instock" if stock > 0 else "outofstock",
+        date_modified_gmt="2025-03-01T11:00:00",
+    )
+
+
+def variant_stock(rt: Any) -> dict[str, tuple[str | None, int | None]]:
+    from storeflow.core.storage.tables import VariantRow
+
+    with rt.unit_of_work() as session:
+        return {
+            row.provider_variant_id: (row.stock_status, row.stock_quantity)
+            for row in session.scalars(select(VariantRow))
+        }
+
+
+def test_a_parent_only_update_restocks_the_variations_whose_stock_it_manages(client, rt, tenant):
+    product_update(client, tenant, hoodie(0, 1))
+    product_update(client, tenant, hoodie_variation(733, "parent", 0))
+    product_update(client, tenant, hoodie_variation(734, "parent", 0))
+    product_update(client, tenant, hoodie_variation(735, True, 0))  # counts its own
+    for email, vid in (("ana@example.com", "733"), ("bo@example.com", "734")):
+        ask(client, email=email, providerProductId="732", providerVariantId=vid)
+    ask(client, email="cy@example.com", providerProductId="732", providerVariantId="735")
+
+    # Only the parent is delivered: WooCommerce syncs its variations without webhooks.
+    assert product_update(client, tenant, hoodie(6, 2)).status_code == 200
+    stock = variant_stock(rt)
+    assert stock["733"] == stock["734"] == ("instock", 6)
+    assert stock["735"] == ("outofstock", 0)
+    told = events_named(rt, "ecommerce.back_in_stock")
+    assert sorted((e.email, e.properties["product"]["providerVariantId"]) for e in told) == [
+        ("ana@example.com", "733"),
+        ("bo@example.com", "734"),
+    ]
+    assert told[0].properties["product"]["title"] == "Hoodie"
+
+    # An older parent payload saying "sold out" changes nothing; a newer one does.
+    product_update(client, tenant, hoodie(0, 0))
+    assert variant_stock(rt)["733"] == ("instock", 6)
+    assert events_named(rt, "ecommerce.back_in_stock_out_of_stock") == []
+    product_update(client, tenant, hoodie(0, 3))
+    assert variant_stock(rt)["733"] == ("outofstock", 0)
+    gone = events_named(rt, "ecommerce.back_in_stock_out_of_stock")
+    assert sorted(e.email for e in gone) == ["ana@example.com", "bo@example.com"]
+
+
+def test_a_parent_without_stock_management_leaves_its_variations_alone(client, rt, tenant):
+    product_update(client, tenant, hoodie_variation(733, "parent", 0))
+    ask(client, providerProductId="732", providerVariantId="733")
+    # The parent's status is only a summary of its variations when it counts nothing.
+    product_update(client, tenant, wc.product_variable(date_modified_gmt="2025-03-01T12:05:00"))
+    assert variant_stock(rt)["733"] == ("outofstock", 0)
+    assert events_named(rt, "ecommerce.back_in_stock") == []
+
+
+def test_a_variation_that_stops_following_its_parent_keeps_its_own_stock(client, rt, tenant):
+    product_update(client, tenant, hoodie(0, 1))
+    product_update(client, tenant, hoodie_variation(733, "parent", 0))
+    own = hoodie_variation(733, True, 0)
+    own["date_modified_gmt"] = "2025-03-01T11:30:00"
+    product_update(client, tenant, own)
+    product_update(client, tenant, hoodie(4, 2))
+    assert variant_stock(rt)["733"] == ("outofstock", 0)
+
+
+def test_a_synced_variation_without_type_is_a_variant_of_its_parent(client, rt, tenant):
+    from storeflow.core.storage.tables import ProductRow
+    from tests.synckit import plugin_for
+
+    plugin = plugin_for(rt, client, tenant.integration_id)
+    item = hoodie_variation(733, "parent", 0)
+    del item["type"]  # /products/732/variations sends none
+    item["image"] = item.pop("images")[0]
+    plugin.ok("products", [wc.product_variable(), item])
+    with rt.unit_of_work() as session:
+        assert list(session.scalars(select(ProductRow.provider_product_id))) == ["732"]
+    assert variant_stock(rt) == {"733": ("outofstock", 0)}
+    ask(client, providerProductId="732", providerVariantId="733")
+    product_update(client, tenant, hoodie(3, 4))
+    [event] = events_named(rt, "ecommerce.back_in_stock")
+    assert event.properties["product"]["providerVariantId"] == "733"
+
+
+# --- the storefront accepts exactly what store data accepts ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "ana@example.com",
+        " Ana@BÜCHER.de ",
+        "ana@xn--bcher-kva.de",
+        "ana@shop.test",  # special-use domain: store data refuses it
+        "owner@localhost",
+        "ana@intranet",
+        "a,b@example.com",
+        "ana@example..com",
+    ],
+)
+def test_the_storefront_takes_the_addresses_store_data_takes(client, rt, tenant, email):
+    from storeflow.core.emails import usable_email
+
+    answer = ask(client, email=email)
+    stored = usable_email(email)
+    if stored is None:
+        assert answer.status_code == 422
+        assert answer.get_json()["error"]["details"][0]["path"] == "$.email"
+        assert entries(rt) == []
+    else:
+        assert answer.status_code == 200, answer.get_json()
+        assert [entry.email for entry in entries(rt)] == [stored]

@@ -37,7 +37,8 @@ def event(
     items: list[dict[str, Any]] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    when = at or clock.now()
+    # By default long enough ago to be settled on arrival: its events append at once.
+    when = at or clock.now() - carts.SETTLE
     body: dict[str, Any] = {
         "id": extra.pop("id", f"evt-{next(_ids)}"),
         "type": type,
@@ -145,6 +146,31 @@ def test_a_known_shopper_s_cart_starts_with_line_items_from_the_catalogue(rt, te
     assert item["imageUrl"] == "https://acme.example.com/guji.jpg"
     assert item["priceCents"] == 1990 and item["quantity"] == 2
     assert props["cartId"] == all_carts(rt, tenant.company_id)[0].public_id
+
+
+def test_fresh_activity_appends_its_events_once_settled_whatever_the_arrival_order(
+    rt, tenant, plugin
+):
+    now = clock.now()
+    checkout = event("checkout_started", at=now, checkoutUrl="https://acme.example.com/co/")
+    send(plugin, checkout)
+    assert names(rt, tenant.company_id) == []
+    # Late by a minute: the cart was emptied before the checkout, in another cart.
+    send(plugin, event("cart_started", at=now - timedelta(seconds=50)))
+    send(plugin, event("cart_cleared", items=[], at=now - timedelta(seconds=20)))
+    assert names(rt, tenant.company_id) == []
+    clock.travel(carts.SETTLE)
+    sweep(rt)
+    assert sorted(names(rt, tenant.company_id)) == [
+        "ecommerce.cart_cleared",
+        "ecommerce.cart_started",
+        "ecommerce.cart_started",
+        "ecommerce.checkout_started",
+    ]
+    first, second = sorted(all_carts(rt, tenant.company_id), key=lambda c: c.started_at)
+    assert (first.status, first.checkout_started_at) == ("cleared", None)
+    assert second.status == "open" and second.checkout_started_at is not None
+    assert second.settle_due_at is None
 
 
 def test_a_repeated_event_id_is_a_duplicate_with_no_second_effect(rt, tenant, plugin):
@@ -284,6 +310,9 @@ def test_a_back_in_stock_request_from_the_session_identifies_it(rt, tenant, plug
             occurred_at=clock.now(),
             source="back_in_stock",
         )
+    assert cart_events(rt, tenant.company_id) == []  # settles like any fresh activity
+    clock.travel(carts.SETTLE)
+    sweep(rt)
     assert [e.email for e in cart_events(rt, tenant.company_id)] == ["cy@example.com"]
 
 

@@ -15,8 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from storeflow.core.commerce import ingest
 from storeflow.core.errors import BadRequest
-from storeflow.core.storage.tables import InboundDelivery
+from storeflow.core.storage.tables import InboundDelivery, Integration, Job
+from storeflow.core.stores.provider import Verified
 from storeflow.core.testing import plugin_client
 from storeflow.web import inputs
 from tests.connecting import connected, plugin_post
@@ -82,15 +84,61 @@ def test_deep_json_is_400_on_every_json_route(client, tenant, installation, body
     assert plugin_post(client, installation, "/api/woocommerce/heartbeat", {}).status_code == 200
 
 
-def test_deep_webhook_body_is_stored_as_failed_not_a_500(rt, client, tenant):
-    headers = fixtures.webhook_headers("order.created", DEEP, tenant.webhook_secret)
+TOO_DEEP = "json_too_deep: the body is nested deeper than 64 levels"
+
+
+@pytest.mark.parametrize("body", [DEEP, json.dumps(NESTED).encode()], ids=["10000", "900"])
+def test_deep_webhook_body_is_stored_as_failed_not_a_500(rt, client, tenant, body):
+    """The provider parses with storeflow's parser: the same 400 as every route, and the
+    authentic delivery is kept as failed with a reason that says what is wrong."""
+    headers = fixtures.webhook_headers("order.created", body, tenant.webhook_secret)
     response = client.post(
-        f"/api/woocommerce/webhooks/{tenant.integration_id}", data=DEEP, headers=headers
+        f"/api/woocommerce/webhooks/{tenant.integration_id}", data=body, headers=headers
     )
-    assert response.status_code == 400 and _error(response) == "malformed_json"
+    assert response.status_code == 400 and _error(response) == "json_too_deep"
     with rt.unit_of_work() as session:  # authentic: kept as failed, replayable
         (delivery,) = session.scalars(select(InboundDelivery)).all()
-        assert delivery.status == "failed" and delivery.body == DEEP
+        assert delivery.status == "failed" and delivery.body == body
+        assert delivery.error == TOO_DEEP
+
+
+def _jobs(rt: Any) -> list[tuple[str, str]]:
+    with rt.unit_of_work() as session:
+        return [(job.kind, job.status) for job in session.scalars(select(Job))]
+
+
+def test_replaying_a_deep_webhook_fails_it_again_with_its_reason(rt, client, tenant):
+    """The worker parses the stored body again: a failed delivery, never a dead job."""
+    headers = fixtures.webhook_headers("order.updated", DEEP, tenant.webhook_secret)
+    client.post(f"/api/woocommerce/webhooks/{tenant.integration_id}", data=DEEP, headers=headers)
+    with rt.unit_of_work() as session:
+        delivery_id = session.scalars(select(InboundDelivery.id)).one()
+    with rt.unit_of_work() as session:
+        ingest.replay(session, delivery_id)
+    with rt.unit_of_work() as session:
+        delivery = session.get_one(InboundDelivery, delivery_id)
+        assert (delivery.status, delivery.error) == ("failed", TOO_DEEP)
+    assert _jobs(rt) and all(status == "done" for _, status in _jobs(rt)), _jobs(rt)
+
+
+def test_a_stored_deep_cart_event_batch_is_a_failed_delivery(rt, tenant):
+    """Cart events are parsed by the provider in the worker too (``plugin.events``)."""
+    provider = rt.providers["woocommerce"]
+    verified = Verified(kind="delivery", topic="plugin.events", dedupe_key="deep-events")
+    with rt.unit_of_work() as session:
+        integration = session.get_one(Integration, tenant.integration_id)
+        received = ingest.store(session, integration, provider, verified, DEEP, None, kind="event")
+    with rt.unit_of_work() as session:
+        delivery = session.get_one(InboundDelivery, received.delivery_id)
+        assert (delivery.status, delivery.error) == ("failed", TOO_DEEP)
+    assert _jobs(rt) == [("delivery", "done")]
+
+
+@pytest.mark.parametrize("topic", ["order.created", "plugin.events"])
+def test_the_provider_parse_refuses_deep_bodies_as_bad_requests(rt, topic):
+    with pytest.raises(BadRequest) as exc:
+        rt.providers["woocommerce"].parse_payload(topic, DEEP)
+    assert exc.value.code == "json_too_deep" and exc.value.status == 400
 
 
 def test_no_json_route_answers_deep_json_with_a_5xx(app, client, tenant, installation):

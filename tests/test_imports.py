@@ -23,16 +23,24 @@ IMPORT_ALL = """
 import importlib, importlib.metadata, json, pkgutil, sys
 
 imported = set()
+kit = set(json.loads(sys.argv[2]))
 for package in json.loads(sys.argv[1]):
     module = importlib.import_module(package)
     imported.add(package)
     for info in pkgutil.walk_packages(module.__path__, package + "."):
+        if info.name in kit:
+            continue
         importlib.import_module(info.name)
         imported.add(info.name)
 owners = importlib.metadata.packages_distributions()
 loaded = {dist for name in list(sys.modules) for dist in owners.get(name.partition(".")[0], [])}
 print(json.dumps({"modules": sorted(imported), "distributions": sorted(loaded)}))
 """
+
+
+# The provider conformance kit is pytest classes, for providers' test suites: it needs
+# the ``testing`` extra (pytest, hypothesis), and nothing else imports it.
+PROVIDER_KIT = ["storeflow.testing", "storeflow.core.testing.provider_kit"]
 
 
 def project() -> dict[str, Any]:
@@ -56,7 +64,13 @@ def import_all(tmp_path_factory):
     env = {name: value for name, value in os.environ.items() if not name.startswith("STOREFLOW_")}
     env["HOME"] = str(place / "home")
     done = subprocess.run(
-        [sys.executable, "-c", IMPORT_ALL, json.dumps(project()["tool"]["setuptools"]["packages"])],
+        [
+            sys.executable,
+            "-c",
+            IMPORT_ALL,
+            json.dumps(project()["tool"]["setuptools"]["packages"]),
+            json.dumps(PROVIDER_KIT),
+        ],
         cwd=place / "cwd",
         env=env,
         capture_output=True,
@@ -87,3 +101,27 @@ def test_importing_every_module_loads_no_test_only_package(import_all):
     test_only -= distribution_names(metadata["dependencies"])
     assert "requests" in test_only
     assert loaded & test_only == set()
+
+
+def test_the_provider_kit_needs_only_the_testing_extra():
+    extras = project()["project"]["optional-dependencies"]
+    assert distribution_names(extras["testing"]) == {"pytest", "hypothesis"}
+    code = (
+        "import importlib, importlib.metadata, json, sys\n"
+        "for name in json.loads(sys.argv[1]): importlib.import_module(name)\n"
+        "owners = importlib.metadata.packages_distributions()\n"
+        "print(json.dumps(sorted({d for n in list(sys.modules)"
+        " for d in owners.get(n.partition('.')[0], [])})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(PROVIDER_KIT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = distribution_names(json.loads(done.stdout))
+    metadata = project()["project"]
+    test_only = distribution_names(metadata["optional-dependencies"]["test"])
+    test_only -= distribution_names(metadata["dependencies"])
+    assert loaded & test_only <= distribution_names(extras["testing"])

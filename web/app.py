@@ -12,6 +12,7 @@ from storeflow.core import config
 from storeflow.core.runtime import Runtime
 from storeflow.web import (
     admin,
+    commerce_api,
     errors,
     health,
     integrations,
@@ -20,6 +21,7 @@ from storeflow.web import (
     products,
     sequences,
     setup,
+    shopify,
     storefront,
     sync,
     unsubscribe,
@@ -28,6 +30,14 @@ from storeflow.web import (
     woocommerce_plugin,
 )
 from storeflow.web import runtime as web_runtime
+
+# --- admin pages (issue 15): server-rendered HTML for signed-in users
+from storeflow.web.pages import automations as pages_automations
+from storeflow.web.pages import catalogue as pages_catalogue
+from storeflow.web.pages import home as pages_home
+from storeflow.web.pages import operations as pages_operations
+from storeflow.web.pages import people as pages_people
+from storeflow.web.pages import stores as pages_stores
 
 BLUEPRINTS = (
     webhooks.bp,
@@ -42,6 +52,15 @@ BLUEPRINTS = (
     unsubscribe.bp,
     storefront.bp,
     woocommerce_events.bp,
+    commerce_api.bp,  # --- commerce api (issue 13)
+    shopify.bp,  # --- shopify (issue 14)
+    # --- admin pages (issue 15)
+    pages_home.bp,
+    pages_stores.bp,
+    pages_catalogue.bp,
+    pages_people.bp,
+    pages_automations.bp,
+    pages_operations.bp,
 )
 
 

@@ -6,9 +6,9 @@ integers (not booleans), and string lengths are capped through field metadata
 (``max``). Every mismatch is a 422 ``validation_failed`` whose ``details`` list
 ``{path, message}``; a body that is not JSON is a 400, a wrong content type a 415.
 
-:func:`parse_json` is the one decoder of request bodies (admin API, plugin traffic,
-connect): strict UTF-8, no ``NaN``/``Infinity``, and at most :data:`MAX_JSON_DEPTH`
-levels of nesting. Deeper documents are refused with a 400 before any other code
+:func:`parse_json` (``storeflow.core.jsonparse``, re-exported here) is the one
+decoder of request bodies (admin API, plugin traffic, connect): strict UTF-8, no
+``NaN``/``Infinity``, and at most :data:`MAX_JSON_DEPTH` levels of nesting. Deeper documents are refused with a 400 before any other code
 sees them: cattrs, the JSON columns and ``jsonify`` all recurse, and a document a
 thousand levels deep would otherwise surface as a ``RecursionError`` (a 500) in
 whichever of them meets it first.
@@ -16,10 +16,7 @@ whichever of them meets it first.
 
 from __future__ import annotations
 
-import json
-import math
 import re
-from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar, get_origin
 
 import attrs
@@ -27,7 +24,9 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 from flask import request
 
-from storeflow.core.errors import BadRequest, UnsupportedMediaType, ValidationFailed
+from storeflow.core.errors import UnsupportedMediaType, ValidationFailed
+from storeflow.core.jsonparse import MAX_JSON_DEPTH as MAX_JSON_DEPTH  # re-exported
+from storeflow.core.jsonparse import parse_json as parse_json  # re-exported
 from storeflow.web.apischema import Keywords, wire_name
 
 T = TypeVar("T")
@@ -269,69 +268,6 @@ def _reject(details: list[dict[str, str]]) -> None:
 
 
 # --- reading the request ------------------------------------------------------------------
-
-
-MAX_JSON_DEPTH = 64
-
-
-def parse_json(raw: bytes, *, decimals: bool = False) -> Any:
-    """Decode a request body, or raise 400: the one JSON parser of every route.
-
-    ``decimals`` parses numbers with a fraction as ``Decimal`` (plugin traffic carries
-    money as JSON numbers; a float would round it).
-    """
-    try:
-        text = raw.decode("utf-8-sig")  # a BOM is harmless; other encodings are not JSON here
-    except UnicodeDecodeError as exc:
-        raise BadRequest(
-            f"the body is not valid UTF-8 (byte {exc.start})", code="malformed_json"
-        ) from None
-    try:
-        data = json.loads(
-            text,
-            parse_float=Decimal if decimals else _finite_float,
-            parse_constant=_reject_constant,
-        )
-    except RecursionError:
-        data = _TOO_DEEP
-    except ValueError as exc:  # JSONDecodeError, NaN, an integer beyond Python's digit limit
-        raise BadRequest(f"the body is not valid JSON: {exc}", code="malformed_json") from None
-    if data is _TOO_DEEP or not _within_depth(data, MAX_JSON_DEPTH):
-        raise BadRequest(
-            f"the body is nested deeper than {MAX_JSON_DEPTH} levels",
-            code="json_too_deep",
-            details=[{"path": "$", "message": f"at most {MAX_JSON_DEPTH} levels of nesting"}],
-        )
-    return data
-
-
-_TOO_DEEP = object()
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e999 parses as infinity, which no JSON can carry back
-        raise ValueError(f"number out of range: {text[:40]}")
-    return value
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _within_depth(value: Any, limit: int) -> bool:
-    """Whether no container is nested deeper than ``limit`` (iteratively: no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if not isinstance(node, dict | list):
-            continue
-        if depth > limit:
-            return False
-        for child in node.values() if isinstance(node, dict) else node:
-            if isinstance(child, dict | list):
-                stack.append((child, depth + 1))
-    return True
 
 
 def json_body(*, optional: bool = False) -> Any:

@@ -28,7 +28,9 @@ from flask import Blueprint, Response, abort, jsonify, send_from_directory, url_
 from storeflow.core import statuses
 from storeflow.rules import capping, dryrun
 from storeflow.rules import schema as rules
+from storeflow.web import commerce_api as _commerce_api
 from storeflow.web import inputs, responses, ruledoc, sequences
+from storeflow.web import shopify as _shopify
 from storeflow.web import storefront as _storefront
 from storeflow.web import woocommerce_events as _carts
 from storeflow.web.apischema import Registry, Schema
@@ -44,9 +46,11 @@ ERRORS = {
     404: "Unknown resource (or one of another company)",
     409: "Conflict",
     413: "Body too large",
+    414: "Request line too long (uri_too_long); send long values in the body",
     415: "Wrong content type",
     422: "Validation failed; details list {path, message}",
     429: "Rate limited; see Retry-After",
+    431: "Header fields too large or too many (headers_too_large)",
     503: "Storage unavailable; retry (see Retry-After)",
 }
 TAGS = {
@@ -83,7 +87,8 @@ class Operation:
     storage: bool = True  # touches the database: may answer 503
 
     def error_codes(self) -> list[int]:
-        codes = set(self.errors)
+        # 414/431: storeflow.web.errors.check_request_size refuses before any route runs.
+        codes = set(self.errors) | {414, 431}
         if self.security != "none":
             codes.add(401)
         if self.body is not None:
@@ -898,7 +903,7 @@ OPERATIONS += (
         path="/api/sequences/{sequenceId}/recovery",
         id="getSequenceRecovery",
         summary="Revenue of orders placed within the attribution window after its emails",
-        ok=_carts.SequenceRecovery,
+        ok=sequences.SequenceRecovery,
         errors=(404,),
         params=(_SEQUENCE,),
         tag="sequences",
@@ -908,7 +913,7 @@ OPERATIONS += (
         path="/api/settings/cart-recovery",
         id="getCartRecoverySettings",
         summary="The company's cart abandonment, cooldown, expiry and attribution times",
-        ok=_carts.CartRecoverySettings,
+        ok=sequences.CartRecoverySettings,
         tag="settings",
     ),
     Operation(
@@ -923,9 +928,339 @@ OPERATIONS += (
             "attributionWindowHours (120): an order this soon after a recovery email counts "
             "for its sequence."
         ),
-        ok=_carts.CartRecoverySettings,
-        body=_carts.CartSettingsBody,
+        ok=sequences.CartRecoverySettings,
+        body=sequences.CartSettingsBody,
         body_example={"abandonAfterMinutes": 60, "cooldownHours": 24},
         tag="settings",
     ),
 )
+
+
+# --- shopify (issue 14): webhooks, OAuth install and callback, sync, privacy exports ------
+ERRORS.setdefault(502, "Shopify could not be reached or refused the call; retry later")
+TAGS.setdefault("shopify", "Shopify: webhooks, OAuth install, sync through the Admin API")
+_SHOPIFY_HEADERS = tuple(
+    _param("header", name, {"type": "string"}, required=False, doc=doc)
+    for name, doc in (
+        ("X-Shopify-Topic", "orders/create, inventory_levels/update, customers/redact, ..."),
+        ("X-Shopify-Hmac-Sha256", "base64 HMAC-SHA256 of the raw body with the app's secret"),
+        ("X-Shopify-Shop-Domain", "<name>.myshopify.com"),
+        ("X-Shopify-Webhook-Id", "unique per delivery; a repeat has no second effect"),
+    )
+)
+_SHOP = query("shop", {"type": "string"}, "the shop's <name>.myshopify.com domain")
+OPERATIONS += (
+    Operation(
+        method="post",
+        path="/api/shopify/webhooks",
+        id="receiveShopifyWebhook",
+        summary="Receive a Shopify webhook (every topic, every shop)",
+        description=(
+            "Verified with X-Shopify-Hmac-Sha256 over the raw body (bad HMAC: 401), stored "
+            "with its job, deduplicated on X-Shopify-Webhook-Id. Privacy topics "
+            "(customers/data_request, customers/redact, shop/redact) erase or export."
+        ),
+        ok=responses.WebhookReceived,
+        errors=(400, 401, 404, 413, 415, 422),
+        body={"type": "object", "description": "the topic's Shopify resource, unwrapped"},
+        params=_SHOPIFY_HEADERS,
+        security="none",
+        tag="shopify",
+    ),
+    Operation(
+        method="get",
+        path="/api/shopify/install",
+        id="installShopify",
+        summary="Start connecting a shop: its OAuth consent page (302, or JSON when asked)",
+        description=(
+            "With Accept: application/json the answer is 200 {authorizeUrl}; otherwise a 302 "
+            "redirect to that URL."
+        ),
+        ok=_shopify.ShopifyInstall,
+        also=(302,),
+        errors=(422,),
+        params=(_SHOP,),
+        tag="shopify",
+    ),
+    Operation(
+        method="get",
+        path="/api/shopify/callback",
+        id="shopifyCallback",
+        summary="Shopify's OAuth redirect: verify, exchange the code, register webhooks, sync",
+        description=(
+            "The query hmac (hex HMAC-SHA256 of the sorted parameters) and state are verified; "
+            "missing scopes answer status reconnect_required with a reconnectUrl."
+        ),
+        ok=_shopify.ShopifyConnected,
+        errors=(400, 401, 404, 422, 502),
+        params=tuple(query(n) for n in ("code", "hmac", "shop", "state", "timestamp", "host")),
+        security="none",
+        tag="shopify",
+    ),
+    Operation(
+        method="post",
+        path="/api/shopify/sync",
+        id="syncShopify",
+        summary="Sync a connected shop's products, customers and orders through GraphQL",
+        ok=_shopify.ShopifySynced,
+        errors=(404, 502),
+        body=_shopify.ShopifySyncBody,
+        body_example={"shop": "demo-store.myshopify.com"},
+        tag="shopify",
+    ),
+    Operation(
+        method="get",
+        path="/api/shopify/data-requests/{requestId}",
+        id="getShopifyDataRequest",
+        summary="The export a customers/data_request produced",
+        ok=_shopify.ShopifyDataExport,
+        errors=(404,),
+        params=(path("requestId"),),
+        tag="shopify",
+    ),
+)
+# --- end shopify ----------------------------------------------------------------------------
+
+
+# --- commerce api (issue 13): /api/v1 for custom stores (storeflow.web.commerce_api) -------
+TAGS["commerce"] = "The Commerce API: a custom store's backend pushes catalogue, orders, checkouts"
+_ID: Schema = {"type": "string", "minLength": 1, "maxLength": 64}
+_CENTS: Schema = {"type": ["integer", "null"], "minimum": 0, "maximum": 2**63 - 1}
+_TEXT: Schema = {"type": ["string", "null"], "maxLength": 500}
+_URL: Schema = {"type": ["string", "null"], "maxLength": 1000}
+_CURRENCY: Schema = {"type": "string", "pattern": "^[A-Za-z]{3}$"}
+_CUSTOMER: Schema = {
+    "type": "object",
+    "properties": {
+        "email": {"type": "string", "format": "email", "maxLength": 320},
+        "externalId": {"type": ["string", "null"], "maxLength": 64},
+        "firstName": {"type": ["string", "null"], "maxLength": 200},
+        "lastName": {"type": ["string", "null"], "maxLength": 200},
+        "attributes": {"type": ["object", "null"]},
+    },
+    "required": ["email"],
+}
+_ITEM: Schema = {
+    "type": "object",
+    "properties": {
+        "productId": _ID,
+        "variantId": {"type": ["string", "null"], "maxLength": 64},
+        "title": {"type": "string", "minLength": 1, "maxLength": 500},
+        "variantTitle": _TEXT,
+        "quantity": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+        "priceCents": _CENTS,
+        "sku": {"type": ["string", "null"], "maxLength": 200},
+    },
+    "required": ["productId", "title", "quantity"],
+}
+_API_PRODUCT: Schema = {
+    "type": "object",
+    "description": "Partial update: an omitted field keeps its stored value, null clears it.",
+    "properties": {
+        "productId": _ID,
+        "title": _TEXT,
+        "description": {"type": ["string", "null"], "maxLength": 5000},
+        "imageUrl": _URL,
+        "url": _URL,
+        "priceCents": _CENTS,
+        "compareAtPriceCents": _CENTS,
+        "currency": {**_CURRENCY, "type": ["string", "null"]},
+        "inStock": {"type": ["boolean", "null"]},
+        "providerCreatedAt": {"type": ["string", "null"], "maxLength": 40},
+        "variants": {
+            "type": ["array", "null"],
+            "maxItems": 100,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "variantId": _ID,
+                    "title": _TEXT,
+                    "priceCents": _CENTS,
+                    "inStock": {"type": ["boolean", "null"]},
+                    "inventoryQuantity": {
+                        "type": ["integer", "null"],
+                        "minimum": -(2**31 - 1),
+                        "maximum": 2**31 - 1,
+                    },
+                    "sku": {"type": ["string", "null"], "maxLength": 200},
+                    "imageUrl": _URL,
+                },
+                "required": ["variantId"],
+            },
+        },
+    },
+    "required": ["productId"],
+}
+_TIME: Schema = {"type": "string", "format": "date-time", "maxLength": 40}
+_API_ORDER: Schema = {
+    "type": "object",
+    "properties": {
+        "orderId": _ID,
+        "orderNumber": {"type": ["string", "null"], "maxLength": 64},
+        "status": {"enum": ["placed", "cancelled", "fulfilled", "refunded"]},
+        "totalCents": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+        "currency": _CURRENCY,
+        "orderedAt": _TIME,
+        "updatedAt": {
+            **_TIME,
+            "description": "the store's version time; storeflow's receive time when omitted",
+        },
+        "customer": _CUSTOMER,
+        "items": {"type": "array", "maxItems": 1000, "items": _ITEM},
+        "refundAmountCents": _CENTS,
+        "customerTotals": {
+            "type": ["object", "null"],
+            "properties": {
+                "ordersCount": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                "totalSpentCents": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+            },
+            "required": ["ordersCount", "totalSpentCents"],
+        },
+        "properties": {"type": ["object", "null"]},
+    },
+    "required": ["orderId", "totalCents", "currency", "customer", "items"],
+}
+OPERATIONS += (
+    Operation(
+        method="post",
+        path="/api/v1/products",
+        id="pushProducts",
+        summary="Create or update 1 to 100 products (partial updates)",
+        description=(
+            "An omitted optional field keeps its stored value, an explicit null clears it. "
+            "variantId defaults to productId (a simple product). A variant whose inStock "
+            "turns true opens a back-in-stock restock (backInStockEventsTriggered)."
+        ),
+        ok=_commerce_api.ProductsPushed,
+        errors=(429,),
+        body={
+            "type": "object",
+            "properties": {
+                "products": {"type": "array", "minItems": 1, "maxItems": 100, "items": _API_PRODUCT}
+            },
+            "required": ["products"],
+        },
+        body_example={
+            "products": [
+                {"productId": "mug", "title": "Mug", "priceCents": 1900, "currency": "EUR"}
+            ]
+        },
+        tag="commerce",
+    ),
+    Operation(
+        method="get",
+        path="/api/v1/products",
+        id="listApiProducts",
+        summary="Products pushed through the Commerce API",
+        ok=_commerce_api.ApiProducts,
+        errors=(422, 429),
+        params=(query("search"), *_page(50)),
+        tag="commerce",
+    ),
+    Operation(
+        method="delete",
+        path="/api/v1/products/{productId}",
+        id="deleteApiProduct",
+        summary="Delete a product pushed through the Commerce API",
+        ok=responses.Ok,
+        errors=(404, 429),
+        params=(path("productId"),),
+        tag="commerce",
+    ),
+    Operation(
+        method="post",
+        path="/api/v1/orders",
+        id="pushOrder",
+        summary="Create or update an order (queued; idempotent by orderId)",
+        description=(
+            "Stored and answered 202; the worker applies it. Pushing the same order again "
+            "never counts revenue twice; a push with another status emits that status's "
+            "event. refunded without refundAmountCents is a full refund."
+        ),
+        ok=_commerce_api.OrderQueued,
+        status=202,
+        errors=(429,),
+        body=_API_ORDER,
+        body_example={
+            "orderId": "A-1001",
+            "totalCents": 4780,
+            "currency": "EUR",
+            "customer": {"email": "ada@example.com"},
+            "items": [{"productId": "mug", "title": "Mug", "quantity": 2, "priceCents": 2390}],
+        },
+        tag="commerce",
+    ),
+    Operation(
+        method="post",
+        path="/api/v1/checkouts",
+        id="pushCheckout",
+        summary="Record a started checkout (emits ecommerce.checkout_started)",
+        description="The same checkoutId again answers its first event.",
+        ok=_commerce_api.CheckoutRecorded,
+        errors=(429,),
+        body={
+            "type": "object",
+            "properties": {
+                "checkoutId": _ID,
+                "totalCents": _CENTS,
+                "currency": {**_CURRENCY, "type": ["string", "null"]},
+                "checkoutUrl": {"type": ["string", "null"], "maxLength": 2000},
+                "customer": _CUSTOMER,
+                "items": {"type": ["array", "null"], "maxItems": 1000, "items": _ITEM},
+                "properties": {"type": ["object", "null"]},
+            },
+            "required": ["checkoutId", "customer"],
+        },
+        body_example={"checkoutId": "chk-1", "customer": {"email": "ada@example.com"}},
+        tag="commerce",
+    ),
+    Operation(
+        method="post",
+        path="/api/v1/back-in-stock",
+        id="pushBackInStockRequest",
+        summary="Put a shopper on a product's waitlist (no signup automation starts)",
+        ok=_commerce_api.WaitlistRecorded,
+        errors=(429,),
+        body={
+            "type": "object",
+            "properties": {
+                "productId": _ID,
+                "variantId": {"type": ["string", "null"], "maxLength": 64},
+                "productTitle": _TEXT,
+                "variantTitle": _TEXT,
+                "customer": _CUSTOMER,
+            },
+            "required": ["productId", "customer"],
+        },
+        body_example={"productId": "mug", "customer": {"email": "ada@example.com"}},
+        tag="commerce",
+    ),
+    Operation(
+        method="post",
+        path="/api/v1/subscribers/events",
+        id="pushSubscriberEvent",
+        summary="Record a custom event of a subscriber (by email, or externalId of a buyer)",
+        description=(
+            "ecommerce.* names are refused (orders, checkouts and stock emit them). eventId, "
+            "when sent, makes the push idempotent. customAttributes merge into the "
+            "subscriber's attributes (the computed revenue attributes are kept)."
+        ),
+        ok=_commerce_api.SubscriberEventRecorded,
+        errors=(404, 429),
+        body={
+            "type": "object",
+            "properties": {
+                "email": {"type": ["string", "null"], "format": "email", "maxLength": 320},
+                "externalId": {"type": ["string", "null"], "maxLength": 64},
+                "eventId": {"type": ["string", "null"], "maxLength": 100},
+                "event": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},
+                "properties": {"type": ["object", "null"]},
+                "customAttributes": {"type": ["object", "null"]},
+            },
+            "required": ["event"],
+        },
+        body_example={"email": "ada@example.com", "event": "app_opened"},
+        tag="commerce",
+    ),
+)
+# --- end commerce api -----------------------------------------------------------------------

@@ -68,8 +68,17 @@ RULE_REFINEMENTS: dict[tuple[type, str], Schema] = {
     (rules.Window, "end"): {"pattern": CLOCK_PATTERN, "description": "after start"},
     (rules.Window, "timezone"): {"description": "an IANA name such as Europe/Paris"},
     (rules.Email, "subject"): {"description": "a sandboxed Jinja template"},
-    (rules.Email, "body"): {"description": "a sandboxed Jinja template"},
-    (rules.Email, "from_"): _NOT_BLANK,
+    (rules.Email, "body"): {"description": "the text part: a sandboxed Jinja template"},
+    (rules.Email, "html"): {
+        "description": "an HTML part too, sent as multipart/alternative after the text part "
+        "(body): a sandboxed Jinja template whose values are HTML-escaped"
+    },
+    (rules.Email, "from_"): {
+        **_NOT_BLANK,
+        "description": "one sender address, optionally with a display name "
+        "(Shop <shop@example.com>), never a list or a line break; default "
+        "STOREFLOW_MAIL_FROM",
+    },
     # Unanchored and case-blind: the check (urllib's urlsplit) is as lenient.
     (rules.Webhook, "url"): {"pattern": "[Hh][Tt][Tt][Pp][Ss]?://", "description": "http(s) URL"},
     (rules.Tag, "add"): {"items": {"type": "string", **_NOT_BLANK}},
@@ -167,7 +176,8 @@ SEQUENCE_EXAMPLE = {
             "email": {
                 "subject": "Time to restock {{ product.title }}",
                 "body": "Hi, your coffee should be running low.",
-                "from": "shop@example.com",
+                "html": "<p>Hi, your coffee should be running low.</p>",
+                "from": "Coffee Shop <shop@example.com>",
             }
         },
         {"tag": {"add": ["refill-reminded"], "remove": []}},

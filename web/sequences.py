@@ -4,22 +4,26 @@
 so a sequence can move between a YAML file and the API unchanged; invalid input is a
 422 whose ``details`` are the schema's issues (``{path: "$.trigger.filters[0].operator",
 message}``), every problem at once. ``/api/enrollments`` and ``/api/messages`` read
-the runs and the send ledger; ``/api/settings/*`` holds the frequency cap and the
-outbound webhook signing secret. Every query is scoped to the key's company.
+the runs and the send ledger; ``/api/settings/*`` holds the frequency cap, the
+cart recovery times and the outbound webhook signing secret;
+``/api/sequences/<id>/recovery`` the revenue its recovery emails won back. Every query is scoped to the key's company.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import attrs
 from flask import Blueprint, Response, request
 
 from storeflow.core import clock, statuses
+from storeflow.core.commerce import carts
 from storeflow.core.errors import Conflict, NotFound, ValidationFailed
 from storeflow.core.storage.session import Session
 from storeflow.core.storage.tables import Company
 from storeflow.rules import actions, capping, dryrun, enrollments, ledger, runner, schema, sequences
 from storeflow.web import responses
+from storeflow.web.apischema import output
 from storeflow.web.auth import company_from_api_key
 from storeflow.web.inputs import json_body
 from storeflow.web.params import int_arg
@@ -263,3 +267,101 @@ def _cap_response(cap: capping.FrequencyCap) -> Response:
 
 def _set_setting(company: Company, key: str, value: Any) -> None:
     company.settings = {**(company.settings or {}), key: value}
+
+
+# --- cart recovery: what a recovery sequence earned, and the company's times (issue 12) ------
+
+
+@output
+@attrs.frozen(kw_only=True)
+class RevenueLine:
+    currency: str
+    total_cents: int
+
+
+@output
+@attrs.frozen(kw_only=True)
+class SequenceRecovery(responses.Ok):
+    sequence_id: str
+    orders: int
+    revenue: list[RevenueLine]
+    attribution_window_hours: int
+
+
+@output
+@attrs.frozen(kw_only=True)
+class CartRecoverySettings(responses.Ok):
+    abandon_after_minutes: int
+    cooldown_hours: int
+    anonymous_expiry_hours: int
+    attribution_window_hours: int
+
+
+@attrs.frozen(kw_only=True)
+class CartSettingsBody:
+    """The body of ``PUT /api/settings/cart-recovery`` (``carts.parse_settings`` checks it)."""
+
+    abandon_after_minutes: int = attrs.field(
+        default=60, metadata={"schema": {"minimum": 1, "maximum": 43200}}
+    )
+    cooldown_hours: int = attrs.field(
+        default=24, metadata={"schema": {"minimum": 0, "maximum": 8760}}
+    )
+    anonymous_expiry_hours: int = attrs.field(
+        default=72, metadata={"schema": {"minimum": 1, "maximum": 8760}}
+    )
+    attribution_window_hours: int = attrs.field(
+        default=120, metadata={"schema": {"minimum": 0, "maximum": 8760}}
+    )
+
+
+@bp.get("/sequences/<sequence_id>/recovery")
+def sequence_recovery(sequence_id: str) -> Response:
+    """Revenue of orders placed within the attribution window after the sequence's emails."""
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        row = _found(session, company.id, sequence_id)
+        stats = carts.recovered_revenue(session, row.id)
+        answer = SequenceRecovery(
+            sequence_id=row.slug,
+            orders=stats["orders"],
+            revenue=[
+                RevenueLine(currency=r["currency"], total_cents=r["totalCents"])
+                for r in stats["revenue"]
+            ],
+            attribution_window_hours=carts.settings_for(company).attribution_window_hours,
+        )
+        return responses.respond(answer)
+
+
+@bp.get("/settings/cart-recovery")
+def get_cart_settings() -> Response:
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        return _cart_settings_response(carts.settings_for(company))
+
+
+@bp.put("/settings/cart-recovery")
+def put_cart_settings() -> Response:
+    data = json_body()
+    try:
+        parsed = carts.parse_settings(data)
+    except carts.InvalidSettings as error:
+        raise ValidationFailed(
+            f"the cart recovery settings are not valid: {error}", details=error.details
+        ) from None
+    with rt().unit_of_work() as session:
+        company = company_from_api_key(session)
+        _set_setting(company, carts.SETTINGS_KEY, parsed.to_json())
+        return _cart_settings_response(parsed)
+
+
+def _cart_settings_response(value: carts.CartSettings) -> Response:
+    return responses.respond(
+        CartRecoverySettings(
+            abandon_after_minutes=value.abandon_after_minutes,
+            cooldown_hours=value.cooldown_hours,
+            anonymous_expiry_hours=value.anonymous_expiry_hours,
+            attribution_window_hours=value.attribution_window_hours,
+        )
+    )

@@ -17,10 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import attrs
-from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, Response, g, jsonify, request, send_from_directory
 
-from storeflow.core import ratelimit
+from storeflow.core import emails, ratelimit
 from storeflow.core.commerce import waitlists
 from storeflow.core.errors import Forbidden, PayloadTooLarge, ValidationFailed
 from storeflow.web import inputs, ratelimits, responses
@@ -71,9 +70,12 @@ def _check_size() -> bytes:
 
 
 def _email(value: str) -> str:
+    """What store data accepts (``emails.check_email``: deliverable, no DNS look-up),
+    in the form subscribers are stored in, so a shopper asking here and buying later
+    is one subscriber."""
     try:
-        return validate_email(value.strip(), check_deliverability=False).normalized
-    except EmailNotValidError as exc:
+        return emails.check_email(value)
+    except emails.InvalidAddress as exc:
         raise ValidationFailed(
             "email is not a valid address", details=[{"path": "$.email", "message": str(exc)}]
         ) from None

@@ -9,9 +9,8 @@ folds the sessions' carts and appends their events (``storeflow.core.commerce.ca
 Events that cannot be taken are reported by index in ``failed`` and kept as a failed
 delivery with their reasons (replayable after a fix); they never fail the batch.
 
-``GET /api/sequences/<id>/recovery`` (admin key) shows the revenue attributed to a
-sequence's recovery emails; ``GET/PUT /api/settings/cart-recovery`` holds the
-company's abandonment, cooldown, expiry and attribution times.
+What recovery earned and the company's times live with the other admin routes
+(``storeflow.web.sequences``).
 """
 
 from __future__ import annotations
@@ -23,16 +22,13 @@ import attrs
 from flask import Blueprint, Response, request
 
 from storeflow.core.commerce import carts, ingest, records
-from storeflow.core.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
+from storeflow.core.errors import Forbidden, PayloadTooLarge, ValidationFailed
 from storeflow.core.storage.session import Session
 from storeflow.core.storage.tables import Integration
 from storeflow.core.stores import integrations
 from storeflow.core.stores.provider import Verified
-from storeflow.rules import sequences
 from storeflow.web import responses
 from storeflow.web.apischema import output
-from storeflow.web.auth import company_from_api_key
-from storeflow.web.inputs import json_body
 from storeflow.web.plugin_auth import PluginCall, plugin_route
 from storeflow.web.runtime import rt
 
@@ -65,31 +61,6 @@ class CartEventBody:
             "variationId, quantity, lineTotal, name}], total, currency}, checkoutUrl}",
         }
     )
-
-
-@output
-@attrs.frozen(kw_only=True)
-class RevenueLine:
-    currency: str
-    total_cents: int
-
-
-@output
-@attrs.frozen(kw_only=True)
-class SequenceRecovery(responses.Ok):
-    sequence_id: str
-    orders: int
-    revenue: list[RevenueLine]
-    attribution_window_hours: int
-
-
-@output
-@attrs.frozen(kw_only=True)
-class CartRecoverySettings(responses.Ok):
-    abandon_after_minutes: int
-    cooldown_hours: int
-    anonymous_expiry_hours: int
-    attribution_window_hours: int
 
 
 def _prepare(integration: Integration, data: Any) -> records.Mapped:
@@ -156,75 +127,3 @@ def receive_events() -> Response:
             f"an events batch may be at most {EVENTS_BODY_LIMIT} bytes", code="payload_too_large"
         )
     return _receive()
-
-
-@bp.get("/api/sequences/<sequence_id>/recovery")
-def sequence_recovery(sequence_id: str) -> Response:
-    with rt().unit_of_work() as session:
-        company = company_from_api_key(session)
-        row = sequences.get(session, company.id, sequence_id)
-        if row is None:
-            raise NotFound(f"no sequence {sequence_id!r}", code="sequence_not_found")
-        stats = carts.recovered_revenue(session, row.id)
-        window = carts.settings_for(company).attribution_window_hours
-        answer = SequenceRecovery(
-            sequence_id=row.slug,
-            orders=stats["orders"],
-            revenue=[
-                RevenueLine(currency=r["currency"], total_cents=r["totalCents"])
-                for r in stats["revenue"]
-            ],
-            attribution_window_hours=window,
-        )
-        return responses.respond(answer)
-
-
-@bp.get("/api/settings/cart-recovery")
-def get_cart_settings() -> Response:
-    with rt().unit_of_work() as session:
-        company = company_from_api_key(session)
-        return _settings_response(carts.settings_for(company))
-
-
-@bp.put("/api/settings/cart-recovery")
-def put_cart_settings() -> Response:
-    data = json_body()
-    try:
-        parsed = carts.parse_settings(data)
-    except carts.InvalidSettings as error:
-        raise ValidationFailed(
-            f"the cart recovery settings are not valid: {error}", details=error.details
-        ) from None
-    with rt().unit_of_work() as session:
-        company = company_from_api_key(session)
-        company.settings = {**(company.settings or {}), carts.SETTINGS_KEY: parsed.to_json()}
-        return _settings_response(parsed)
-
-
-def _settings_response(value: carts.CartSettings) -> Response:
-    return responses.respond(
-        CartRecoverySettings(
-            abandon_after_minutes=value.abandon_after_minutes,
-            cooldown_hours=value.cooldown_hours,
-            anonymous_expiry_hours=value.anonymous_expiry_hours,
-            attribution_window_hours=value.attribution_window_hours,
-        )
-    )
-
-
-@attrs.frozen(kw_only=True)
-class CartSettingsBody:
-    """The body of ``PUT /api/settings/cart-recovery`` (``carts.parse_settings`` checks it)."""
-
-    abandon_after_minutes: int = attrs.field(
-        default=60, metadata={"schema": {"minimum": 1, "maximum": 43200}}
-    )
-    cooldown_hours: int = attrs.field(
-        default=24, metadata={"schema": {"minimum": 0, "maximum": 8760}}
-    )
-    anonymous_expiry_hours: int = attrs.field(
-        default=72, metadata={"schema": {"minimum": 1, "maximum": 8760}}
-    )
-    attribution_window_hours: int = attrs.field(
-        default=120, metadata={"schema": {"minimum": 0, "maximum": 8760}}
-    )

@@ -10,6 +10,13 @@ the next item opens a new cart. A cart row keeps the activity that created it
 (``first_event_id``), so its identity (``cartId``) survives earlier activity arriving
 later.
 
+Carts follow the whole log at once; events are appended from its *settled* prefix
+only, the activity at least :data:`SETTLE` old (:func:`refold`, then the
+``settle_due_at`` timer swept by :func:`settle`). That prefix is complete for every
+batch late by less than ``SETTLE`` and only grows at its end, so the same events are
+appended whatever order such batches arrive in (ties included: :func:`order` is total).
+Whose cart it is also follows from the log (:func:`shopper_of`), not from arrival.
+
 Events (once per cart, by idempotency key), for an identified shopper only:
 
 - ``ecommerce.cart_started`` when the cart has items and the shopper is known. A
@@ -30,7 +37,9 @@ the buyer's open carts (matched by subscriber and by the store's customer id) ge
 and a ``cart_cleared`` (``reason: purchased``) stops recovery sequences that started
 on them, also when the order's webhook arrived after the abandonment fired. The
 order's revenue is attributed to the latest recovery email sent within
-``attributionWindowHours`` (120) before it (:func:`recovered_revenue`).
+``attributionWindowHours`` (120) before it (:func:`recovered_revenue`). The consumer runs
+for every live order, so what it asks of a company (open carts? recovery sequences?
+settings) is remembered per transaction: a store without either costs no query per order.
 
 Functions take a session and never commit.
 """
@@ -51,6 +60,7 @@ from storeflow.core import clock
 from storeflow.core.commerce import events, records, subscribers
 from storeflow.core.commerce.freshness import Outcome
 from storeflow.core.emails import usable_email
+from storeflow.core.storage import memo
 from storeflow.core.storage.tables import (
     Cart,
     CartActivity,
@@ -85,6 +95,10 @@ RECOVERY_TRIGGERS = (
 # A store clock a little ahead is tolerated; further ahead would hold timers back.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 SWEEP_BATCH = 500
+# Events are appended only from the part of a session's log at least this old: batches
+# late by less (plugin queues, retries) are in before anything after them is appended,
+# so any arrival order of them appends the same events (docs/decisions.md).
+SETTLE = timedelta(minutes=2)
 SETTINGS_KEY = "cartRecovery"
 
 
@@ -294,11 +308,16 @@ class Step:
     order_id: str | None = None
 
 
+# Where a step sits in a session's log: a total order, so ties never depend on arrival.
+Key = tuple[datetime, int, str]
+
+
 @attrs.define
 class Cycle:
     """One cart of the session, as the sorted log says it went."""
 
     event_ids: list[str]
+    first_key: Key
     started_at: datetime
     last_activity_at: datetime
     lines: tuple[dict[str, Any], ...]
@@ -307,6 +326,7 @@ class Cycle:
     checkout_url: str | None = None
     checkout_at: datetime | None = None
     ended_at: datetime | None = None
+    ended_key: Key | None = None
     ended_how: str | None = None  # cleared | converted
     ended_learned_at: datetime | None = None
     order_id: str | None = None
@@ -315,38 +335,45 @@ class Cycle:
 @attrs.frozen
 class Folded:
     cycles: tuple[Cycle, ...]
-    email: str | None  # the latest email the session gave
-    emailed_at: datetime | None  # when it first gave one
-    customer_ids: tuple[tuple[str, datetime], ...]  # each customer id, first seen at
+    steps: tuple[Step, ...]  # in log order (:func:`order`)
+    customer_id: str | None  # the latest store account the session named
     last_activity_at: datetime | None
 
 
-def _order(step: Step) -> tuple[datetime, int, str]:
-    # At the same instant a purchase or clear ends the cart before anything after it.
-    return (step.occurred_at, 0 if step.type in ("converted", "cart_cleared") else 1, step.event_id)
+_RANK = {"converted": 0, "cart_cleared": 1}
+
+
+def order(step: Step) -> Key:
+    """``occurredAt``, then at the same instant a purchase, then a clear, before anything
+    else (it ends the cart the instant's other activity belongs after; a purchase says
+    more than the emptied cart that follows it), then the event id."""
+    return (step.occurred_at, _RANK.get(step.type, 2), step.event_id)
+
+
+def _ends(step: Step) -> bool:
+    return step.type in ("cart_cleared", "converted") or (
+        step.type in ("cart_started", "cart_updated") and not step.lines
+    )
 
 
 def fold(steps: Iterable[Step]) -> Folded:
-    """The session's carts from its activity log, whatever order it arrived in."""
+    """The session's carts from its activity log, whatever order it arrived in.
+
+    Adding steps after the last one (in :func:`order`) only extends what an earlier fold
+    found, which is what makes the events appended from a settled prefix final.
+    """
+    ordered = tuple(sorted(steps, key=order))
     cycles: list[Cycle] = []
     current: Cycle | None = None
-    email: str | None = None
-    emailed_at: datetime | None = None
-    customers: dict[str, datetime] = {}
+    customer: str | None = None
     last: datetime | None = None
-    for step in sorted(steps, key=_order):
+    for step in ordered:
         last = step.occurred_at if last is None else max(last, step.occurred_at)
-        if step.email:
-            email = step.email
-            emailed_at = emailed_at or step.occurred_at
-        if step.customer_id:
-            customers.setdefault(step.customer_id, step.occurred_at)
-        ends = step.type in ("cart_cleared", "converted") or (
-            step.type in ("cart_started", "cart_updated") and not step.lines
-        )
-        if ends:
+        customer = step.customer_id or customer
+        if _ends(step):
             if current is not None:
                 current.ended_at = step.occurred_at
+                current.ended_key = order(step)
                 current.ended_how = "converted" if step.type == "converted" else "cleared"
                 current.ended_learned_at = step.received_at
                 current.order_id = step.order_id
@@ -361,6 +388,7 @@ def fold(steps: Iterable[Step]) -> Folded:
         if current is None:
             current = Cycle(
                 event_ids=[],
+                first_key=order(step),
                 started_at=step.occurred_at,
                 last_activity_at=step.occurred_at,
                 lines=step.lines,
@@ -378,7 +406,7 @@ def fold(steps: Iterable[Step]) -> Folded:
             current.checkout_url = step.checkout_url
     if current is not None:
         cycles.append(current)
-    return Folded(tuple(cycles), email, emailed_at, tuple(customers.items()), last)
+    return Folded(tuple(cycles), ordered, customer, last)
 
 
 def _checkout(cycle: Cycle, step: Step) -> None:
@@ -415,7 +443,17 @@ def _steps(session: Session, integration_id: str, session_key: str) -> list[Step
     return found
 
 
-# --- reconciling the fold with the carts and the event log ------------------------------------
+# --- who a cart belongs to -------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Identity:
+    """A step that named the shopper: an email, or a store account linked to one."""
+
+    key: Key
+    at: datetime
+    subscriber_id: int
+    email: str
 
 
 @attrs.frozen
@@ -423,16 +461,76 @@ class _Shopper:
     subscriber_id: int
     email: str
     identified_at: datetime
-    customer_id: str | None
+
+
+class _Identities:
+    """The identity steps of a session's log, resolved once per refold."""
+
+    def __init__(self, session: Session, store: StoreContext) -> None:
+        self._session = session
+        self._store = store
+        self._emails: dict[str, tuple[int, str]] = {}
+        self._accounts: dict[str, tuple[int, str] | None] = {}
+
+    def of(self, steps: Sequence[Step]) -> list[_Identity]:
+        found = []
+        for step in steps:
+            who = self._email(step.email) if step.email else None
+            if who is None and step.customer_id:
+                who = self._account(step.customer_id)
+            if who is not None:
+                found.append(_Identity(order(step), step.occurred_at, *who))
+        return found
+
+    def _email(self, address: str) -> tuple[int, str]:
+        if address not in self._emails:
+            sub = subscribers.upsert(self._session, self._store.company_id, address)
+            self._emails[address] = (sub.id, sub.email)
+        return self._emails[address]
+
+    def _account(self, customer_id: str) -> tuple[int, str] | None:
+        """The subscriber of the store's customer account (a login names the shopper)."""
+        if customer_id not in self._accounts:
+            subscriber_id = self._session.scalar(
+                select(StoreCustomer.subscriber_id).where(
+                    StoreCustomer.integration_id == self._store.integration_id,
+                    StoreCustomer.provider_customer_id == customer_id,
+                    StoreCustomer.deleted.is_(False),
+                )
+            )
+            sub = self._session.get(Subscriber, subscriber_id) if subscriber_id else None
+            self._accounts[customer_id] = (sub.id, sub.email) if sub is not None else None
+        return self._accounts[customer_id]
+
+
+def shopper_of(cycle: Cycle, identities: Sequence[_Identity]) -> _Shopper | None:
+    """Whose cart it is: the latest identity given up to its first item (known from the
+    start), else the first one given before it ended (known from then on). A cart
+    emptied or bought before anyone said whose it was belongs to nobody."""
+    before = [i for i in identities if i.key <= cycle.first_key]
+    if before:
+        return _Shopper(before[-1].subscriber_id, before[-1].email, cycle.started_at)
+    for identity in identities:
+        if cycle.ended_key is not None and identity.key > cycle.ended_key:
+            break
+        if identity.key > cycle.first_key:
+            return _Shopper(identity.subscriber_id, identity.email, identity.at)
+    return None
+
+
+# --- reconciling the fold with the carts and the event log ------------------------------------
 
 
 def refold(session: Session, store: StoreContext, provider: str, session_key: str) -> None:
-    """Bring the session's carts, timers and events in line with its whole log."""
-    folded = fold(_steps(session, store.integration_id, session_key))
+    """Bring the session's carts and timers in line with its whole log, and append the
+    events of its settled part (:data:`SETTLE`)."""
+    steps = _steps(session, store.integration_id, session_key)
+    folded = fold(steps)
     if not folded.cycles:
         return
-    settings = settings_for(session.get(Company, store.company_id))
-    shopper = _shopper(session, store, folded)
+    settings = company_settings(session, store.company_id)
+    identities = _Identities(session, store)
+    known = identities.of(folded.steps)
     rows = list(
         session.scalars(
             select(Cart)
@@ -441,43 +539,49 @@ def refold(session: Session, store: StoreContext, provider: str, session_key: st
         )
     )
     by_first = {row.first_event_id: row for row in rows}
+    by_event: dict[str, Cart] = {}
     latest = folded.cycles[-1]
     for cycle in folded.cycles:
         row = next((by_first[e] for e in cycle.event_ids if e in by_first), None)
         if row is None:
             row = _new_cart(session, store, session_key, cycle)
             by_first[row.first_event_id] = row
-        _update(session, store, provider, row, cycle, shopper)
-        _arm(row, cycle is latest, shopper, settings, folded)
-        if shopper is not None:
+        by_event.update(dict.fromkeys(cycle.event_ids, row))
+        _update(session, store, provider, row, cycle, shopper_of(cycle, known), folded)
+        _arm(row, cycle is latest, settings, folded)
+    # A cart may have opened (or been identified): the next order must look again.
+    memo.forget(session, _OPEN_MEMO)
+    _emit_settled(session, store, provider, steps, identities, by_event)
+
+
+def _emit_settled(
+    session: Session,
+    store: StoreContext,
+    provider: str,
+    steps: Sequence[Step],
+    identities: _Identities,
+    by_event: dict[str, Cart],
+) -> None:
+    """Append the events of the log's settled prefix and time the next settling.
+
+    The prefix up to ``now - SETTLE`` is complete for every batch late by less than
+    :data:`SETTLE`, and a prefix only grows at its end, so what it appends is what
+    any arrival order of those batches appends.
+    """
+    watermark = clock.now() - SETTLE
+    settled = fold(s for s in steps if s.occurred_at <= watermark)
+    known = identities.of(settled.steps)
+    for cycle in settled.cycles:
+        row = by_event.get(cycle.event_ids[0])
+        shopper = shopper_of(cycle, known)
+        if row is not None and shopper is not None:
             _emit(session, store, provider, row, cycle, shopper)
-
-
-def _shopper(session: Session, store: StoreContext, folded: Folded) -> _Shopper | None:
-    customer = folded.customer_ids[-1][0] if folded.customer_ids else None
-    if folded.email and folded.emailed_at:
-        sub = subscribers.upsert(session, store.company_id, folded.email)
-        when = folded.emailed_at
-        for _cid, seen in folded.customer_ids:
-            when = min(when, seen) if _account(session, store, _cid) == sub.id else when
-        return _Shopper(sub.id, sub.email, when, customer)
-    for cid, seen in folded.customer_ids:
-        subscriber_id = _account(session, store, cid)
-        if subscriber_id is not None:
-            sub = session.get_one(Subscriber, subscriber_id)
-            return _Shopper(sub.id, sub.email, seen, cid)
-    return None
-
-
-def _account(session: Session, store: StoreContext, customer_id: str) -> int | None:
-    """The subscriber of the store's customer account (a login names the shopper)."""
-    return session.scalar(
-        select(StoreCustomer.subscriber_id).where(
-            StoreCustomer.integration_id == store.integration_id,
-            StoreCustomer.provider_customer_id == customer_id,
-            StoreCustomer.deleted.is_(False),
-        )
-    )
+    pending = [s.occurred_at for s in steps if s.occurred_at > watermark]
+    due = min(pending) + SETTLE if pending else None
+    rows = sorted({id(r): r for r in by_event.values()}.values(), key=lambda r: r.id)
+    for row in rows:
+        # One timer per session, on its newest cart: the sweep refolds the session.
+        row.settle_due_at = due if row is rows[-1] else None
 
 
 def _new_cart(session: Session, store: StoreContext, session_key: str, cycle: Cycle) -> Cart:
@@ -504,6 +608,7 @@ def _update(
     row: Cart,
     cycle: Cycle,
     shopper: _Shopper | None,
+    folded: Folded,
 ) -> None:
     items = enrich(session, store, provider, cycle.lines, cycle.currency)
     row.line_items = items
@@ -524,18 +629,14 @@ def _update(
         if cycle.ended_how is None
         else ("converted" if cycle.ended_how == "converted" else "cleared")
     )
-    if shopper is not None and row.subscriber_id is None:
-        # The first shopper a cart was attached to keeps it: its events name them.
-        row.subscriber_id = shopper.subscriber_id
-        row.email = shopper.email
-        row.identified_at = max(shopper.identified_at, cycle.started_at)
-    if shopper is not None and shopper.customer_id:
-        row.provider_customer_id = shopper.customer_id
+    # Recomputed from the log every time: the owner does not depend on arrival order.
+    row.subscriber_id = shopper.subscriber_id if shopper is not None else None
+    row.email = shopper.email if shopper is not None else None
+    row.identified_at = shopper.identified_at if shopper is not None else None
+    row.provider_customer_id = folded.customer_id
 
 
-def _arm(
-    row: Cart, is_latest: bool, shopper: _Shopper | None, settings: CartSettings, folded: Folded
-) -> None:
+def _arm(row: Cart, is_latest: bool, settings: CartSettings, folded: Folded) -> None:
     """Set the timers from the row's state: each runs only while it can still fire."""
     can_abandon = (
         is_latest
@@ -546,7 +647,7 @@ def _arm(
     )
     row.abandon_due_at = row.last_activity_at + settings.abandon_after if can_abandon else None
     last = folded.last_activity_at
-    anonymous = shopper is None and is_latest and last is not None
+    anonymous = row.subscriber_id is None and is_latest and last is not None
     row.expires_at = last + settings.anonymous_expiry if anonymous and last else None
 
 
@@ -562,16 +663,13 @@ def _emit(
     cycle: Cycle,
     shopper: _Shopper,
 ) -> None:
-    if row.subscriber_id != shopper.subscriber_id or row.identified_at is None:
-        return  # attached to an earlier identity of the session: its events are theirs
-    if cycle.ended_at is not None and row.identified_at > cycle.ended_at:
-        return  # emptied or bought before anyone knew whose it was: nothing to recover
-    ref = _Ref(row.subscriber_id, row.email or shopper.email)
+    """The cycle's events (once each, by key), dated from the settled log alone."""
+    ref = _Ref(shopper.subscriber_id, shopper.email)
     base = properties(row, provider, store.store_url)
-    started = max(cycle.started_at, row.identified_at)
+    started = shopper.identified_at
     _append(session, store, provider, row, ref, "ecommerce.cart_started", "started", started, base)
     if cycle.checkout_at is not None:
-        at = max(cycle.checkout_at, row.identified_at)
+        at = max(cycle.checkout_at, started)
         _append(
             session, store, provider, row, ref, "ecommerce.checkout_started", "checkout", at, base
         )
@@ -729,10 +827,12 @@ def sweep_abandoned(rt: Runtime, session: Session) -> None:
     Reads only due rows (``ix_carts_abandon_due_at``): the cost follows what is due.
     """
     now = clock.now()
+    settle(session, now)
+    # A timer restarted by activity still in flight (less than SETTLE late) must wait.
     due = list(
         session.scalars(
             select(Cart)
-            .where(Cart.abandon_due_at <= now)
+            .where(Cart.abandon_due_at <= now - SETTLE)
             .order_by(Cart.abandon_due_at, Cart.id)
             .limit(SWEEP_BATCH)
         )
@@ -745,6 +845,21 @@ def sweep_abandoned(rt: Runtime, session: Session) -> None:
                 session.get(Company, row.company_id)
             )
         _abandon(session, row, settings)
+
+
+def settle(session: Session, now: datetime) -> int:
+    """Refold the sessions whose log has a part that settled since their last fold
+    (``ix_carts_settle_due_at``), which appends its events; returns how many."""
+    due = session.execute(
+        select(Cart.integration_id, Cart.session_key)
+        .where(Cart.settle_due_at <= now)
+        .order_by(Cart.settle_due_at)
+        .limit(SWEEP_BATCH)
+    ).all()
+    for integration_id, session_key in due:
+        store_row = session.get_one(Integration, integration_id)
+        refold(session, integrations.context(store_row), store_row.provider, session_key)
+    return len(due)
 
 
 def _abandon(session: Session, row: Cart, settings: CartSettings) -> bool:
@@ -843,11 +958,64 @@ class CartRecovery:
     def on_event(self, rt: Runtime, session: Session, event: Event) -> None:
         if event.name != "ecommerce.order_placed" or not event.live or event.subscriber_id is None:
             return
-        convert(session, event)
-        attribute(session, event)
+        # Runs for every live order: the checks below are remembered per transaction,
+        # so a store without open carts or recovery sequences costs no query per order.
+        if has_open_carts(session, event.company_id):
+            convert(session, event)
+        if recovery_sequences(session, event.company_id):
+            attribute(session, event)
 
 
 CART_RECOVERY = CartRecovery()
+
+# Per-transaction answers (storeflow.core.storage.memo); refold forgets _OPEN_MEMO.
+_OPEN_MEMO = "carts.open"
+_MEMO = "carts.company"
+
+
+def company_settings(session: Session, company_id: int) -> CartSettings:
+    """The company's cart settings, read once per transaction."""
+    return memo.per_transaction(
+        session,
+        (_MEMO, "settings", company_id),
+        lambda: settings_for(session.get(Company, company_id)),
+    )
+
+
+def has_open_carts(session: Session, company_id: int) -> bool:
+    """Whether an order of the company can end a cart (``ix_carts_company_status``)."""
+
+    def compute() -> bool:
+        found = session.scalar(
+            select(Cart.id)
+            .where(
+                Cart.company_id == company_id,
+                Cart.status == "open",
+                Cart.subscriber_id.is_not(None),
+            )
+            .limit(1)
+        )
+        return found is not None
+
+    return memo.per_transaction(session, (_OPEN_MEMO, company_id), compute)
+
+
+def recovery_sequences(session: Session, company_id: int) -> tuple[int, ...]:
+    """Ids of the company's sequences whose emails can win revenue back."""
+    return memo.per_transaction(
+        session,
+        (_MEMO, "recovery", company_id),
+        lambda: tuple(
+            session.scalars(
+                select(SequenceRow.id)
+                .where(
+                    SequenceRow.company_id == company_id,
+                    SequenceRow.trigger_event.in_(RECOVERY_TRIGGERS),
+                )
+                .order_by(SequenceRow.id)
+            )
+        ),
+    )
 
 
 def convert(session: Session, event: Event) -> int:
@@ -902,17 +1070,20 @@ def attribute(session: Session, event: Event) -> RecoveredOrder | None:
     total, currency, order_id = props.get("totalCents"), props.get("currency"), props.get("orderId")
     if not isinstance(total, int) or not currency or not order_id or not event.integration_id:
         return None
-    settings = settings_for(session.get(Company, event.company_id))
+    sequence_ids = recovery_sequences(session, event.company_id)
+    if not sequence_ids:
+        return None
+    settings = company_settings(session, event.company_id)
+    # By the buyer (indexed): their few messages, not the company's.
     message = session.execute(
         select(Message.id, Message.enrollment_id, Message.sequence_id, Message.sent_at)
-        .join(SequenceRow, SequenceRow.id == Message.sequence_id)
         .where(
             Message.subscriber_id == event.subscriber_id,
             Message.status == "sent",
             Message.channel == "email",
             Message.sent_at <= event.occurred_at,
             Message.sent_at >= event.occurred_at - settings.attribution_window,
-            SequenceRow.trigger_event.in_(RECOVERY_TRIGGERS),
+            Message.sequence_id.in_(sequence_ids),
         )
         .order_by(Message.sent_at.desc(), Message.id.desc())
         .limit(1)

@@ -13,6 +13,12 @@ after the deletion (``product.restored``) arrives (``freshness.is_deleted``). An
 id never seen before gets a deleted placeholder, so that a payload arriving after
 its deletion stays deleted too.
 
+A variant whose stock its product manages (``Variant.stock_from_parent``: WooCommerce
+``manage_stock: "parent"``) takes the product's stock from every newer product
+record that counts its stock (``stock_quantity`` set, no variants of its own): the
+store updates those variants without sending them, so the parent's update is theirs
+too, back-in-stock included.
+
 The functions take a batch of records and apply them as if one after the other
 (later records in the batch see earlier ones), but read and write in a few
 statements: one query for the current versions, then executemany writes. That is
@@ -59,6 +65,7 @@ class _Row:
     values: dict[str, Any] | None = None  # pending write, None when untouched
     product_pid: str | None = None  # variants: the provider id of their product
     stock: tuple[str | None, int | None] | None = None  # as stored (back-in-stock compares)
+    from_parent: bool = False  # variants: the product's stock is theirs
 
     def verdict(self, incoming_at: datetime | None, digest: str) -> freshness.Verdict:
         return freshness.compare(self.at, self.hash, incoming_at, digest)
@@ -73,6 +80,7 @@ class _Row:
             "source_hash": digest,
             "deleted": self.deleted,
         }
+        self.from_parent = bool(self.values.get("stock_from_parent", self.from_parent))
 
 
 def _load_rows(
@@ -128,16 +136,83 @@ def upsert_products(
     variants = _load_variants(
         session, store, (v.provider_variant_id for r in recs for v in r.variants)
     )
+    _load_inheriting(session, store, products, variants, recs)
     outcomes: list[Outcome] = []
     for rec in recs:
         if rec.parent_id is not None:
             outcomes.append(_variation(store, products, variants, rec))
         else:
             outcomes.append(_product(store, products, variants, rec))
+            if outcomes[-1] == "upserted" and _shares_stock(rec):
+                _share_stock(variants, rec)
     _write_products(session, store, provider, products)
     _write_variants(session, store, products, variants)
     waitlists.stock_changed(session, store, provider, _stock_changes(variants))
     return outcomes
+
+
+def _shares_stock(rec: records.Product) -> bool:
+    """A product that counts its own stock and has no variants of its own (a variable
+    product managing stock): variants marked ``stock_from_parent`` follow it."""
+    return not rec.variants and rec.stock_quantity is not None
+
+
+def _load_inheriting(
+    session: Session,
+    store: StoreContext,
+    products: dict[str, _Row],
+    variants: dict[str, _Row],
+    recs: Sequence[records.Product],
+) -> None:
+    """Add the stored variants that follow the stock of a product in this batch."""
+    stored = (
+        (products.get(r.provider_product_id), r.provider_product_id)
+        for r in recs
+        if r.parent_id is None and _shares_stock(r)
+    )
+    # A product new in this batch has no stored variants to follow it.
+    pids = {row.id: pid for row, pid in stored if row is not None and row.id is not None}
+    if not pids:
+        return
+    for row in session.execute(
+        select(
+            VariantRow.id,
+            VariantRow.provider_variant_id,
+            VariantRow.product_id,
+            VariantRow.source_modified_at,
+            VariantRow.source_hash,
+            VariantRow.deleted,
+            VariantRow.deleted_at,
+            VariantRow.stock_status,
+            VariantRow.stock_quantity,
+        ).where(
+            VariantRow.integration_id == store.integration_id,
+            VariantRow.product_id.in_(list(pids)),
+            VariantRow.stock_from_parent.is_(True),
+        )
+    ):
+        known = variants.setdefault(
+            row.provider_variant_id,
+            _Row(
+                row.id,
+                row.source_modified_at,
+                row.source_hash,
+                row.deleted,
+                row.deleted_at,
+                stock=(row.stock_status, row.stock_quantity),
+            ),
+        )
+        known.from_parent = True
+        known.product_pid = known.product_pid or pids[row.product_id]
+
+
+def _share_stock(variants: dict[str, _Row], rec: records.Product) -> None:
+    """The product's newer stock is its inheriting variants' stock (freshness is the
+    product's: the variants' own versions are left as they are)."""
+    stock = {"stock_status": _clip(rec.stock_status, 40), "stock_quantity": rec.stock_quantity}
+    for row in variants.values():
+        if row.from_parent and row.product_pid == rec.provider_product_id:
+            row.values = {**(row.values or {}), **stock}
 
 
 def _stock_changes(variants: dict[str, _Row]) -> list[waitlists.StockChange]:
@@ -221,6 +296,7 @@ def _variant_values(variant: records.Variant) -> dict[str, Any]:
         "stock_quantity": variant.stock_quantity,
         "image_url": _clip(variant.image_url, 1000),
         "url": _clip(variant.url, 1000),
+        "stock_from_parent": variant.stock_from_parent,
     }
 
 

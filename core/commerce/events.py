@@ -251,3 +251,19 @@ def recent(
     return paging.page(
         session, query, Event.occurred_at.desc(), Event.id.desc(), limit=limit, offset=offset
     )
+
+
+# --- admin pages: the dashboard's chart (issue 15) ------------------------------------------
+
+
+def daily_counts(session: Session, company_id: int, since: datetime) -> dict[str, int]:
+    """Events per UTC day (``YYYY-MM-DD``) from ``since`` on; days without any are absent."""
+    from sqlalchemy import func
+
+    day = func.date(Event.occurred_at)
+    rows = session.execute(
+        select(day, func.count())
+        .where(Event.company_id == company_id, Event.occurred_at >= since)
+        .group_by(day)
+    )
+    return {str(value)[:10]: int(count) for value, count in rows}

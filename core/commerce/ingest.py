@@ -20,7 +20,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storeflow.core import clock
-from storeflow.core.commerce import carts, catalog, events, orders, records, subscribers
+from storeflow.core.commerce import (
+    carts,
+    catalog,
+    events,
+    orders,
+    privacy,
+    records,
+    stock_levels,
+    subscribers,
+)
 from storeflow.core.commerce.freshness import Outcome
 from storeflow.core.commerce.money import MoneyError
 from storeflow.core.errors import NotFound, StoreflowError
@@ -197,6 +206,17 @@ def _apply_one(
             return "upserted"
         case records.CustomerDeleted():
             subscribers.mark_customer_deleted(session, store, rec.provider_customer_id)
+            return "upserted"
+        # --- shopify: stock per location, privacy requests, uninstalls
+        case records.InventoryItem():
+            return stock_levels.link(session, store, rec)
+        case records.StockLevel():
+            return stock_levels.apply_level(session, store, provider, rec)
+        case records.Erasure() | records.DataRequest():
+            privacy.apply(session, store, rec)
+            return "upserted"
+        case records.StoreUninstalled():
+            integrations.uninstalled(session, store.integration_id, rec.reason)
             return "upserted"
         case _:
             raise StoreflowError(

@@ -45,6 +45,9 @@ class Variant:
     stock_quantity: int | None = None
     image_url: str | None = None
     url: str | None = None
+    # The product manages this variant's stock (WooCommerce ``manage_stock: "parent"``):
+    # an update of the product's own stock is this variant's stock too.
+    stock_from_parent: bool = False
 
 
 @attrs.frozen
@@ -186,6 +189,69 @@ class CartActivity:
     checkout_url: str | None = None
 
 
+# --- stock per location (Shopify inventory levels) ---
+
+
+@attrs.frozen
+class InventoryItem:
+    """Which variant a store's inventory item counts (``storeflow.core.commerce.stock_levels``).
+
+    Stores that count stock per location (Shopify) report levels by inventory item,
+    not by variant; the product payload says which item belongs to which variant.
+    ``oversell`` is true when the variant stays buyable at zero stock.
+    """
+
+    inventory_item_id: str
+    provider_product_id: str
+    provider_variant_id: str
+    oversell: bool = False
+    modified_at: datetime | None = None
+
+
+@attrs.frozen
+class StockLevel:
+    """The available quantity of one inventory item at one location (``None``: unknown)."""
+
+    inventory_item_id: str
+    location_id: str
+    available: int | None
+    modified_at: datetime | None = None
+
+
+# --- privacy (storeflow.core.commerce.privacy) ---
+
+
+@attrs.frozen
+class Erasure:
+    """A privacy request to erase personal data: one shopper's (``scope="customer"``) or
+    everything of the store (``scope="store"``). Identifiers may be empty."""
+
+    scope: Literal["customer", "store"]
+    request_id: str = ""
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    provider_customer_ids: tuple[str, ...] = ()
+    provider_order_ids: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class DataRequest:
+    """A privacy request for an export of what storeflow holds about one shopper."""
+
+    request_id: str
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    provider_customer_ids: tuple[str, ...] = ()
+    provider_order_ids: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class StoreUninstalled:
+    """The store removed storeflow (Shopify ``app/uninstalled``): its credentials are gone."""
+
+    reason: str = "uninstalled"
+
+
 @attrs.frozen
 class Rejected:
     """One item of a batch that could not be taken, with the reason (reported by index)."""
@@ -205,6 +271,11 @@ Record = (
     | OrderDeleted
     | StoreEvent
     | CartActivity
+    | InventoryItem
+    | StockLevel
+    | Erasure
+    | DataRequest
+    | StoreUninstalled
 )
 
 
@@ -255,6 +326,8 @@ def check_bounds(rec: Record) -> None:
             _check_product(rec)
         case CartActivity():
             _check_cart(rec)
+        case StockLevel() if rec.available is not None:
+            _quantity(rec.available, f"inventory item {rec.inventory_item_id}: available")
         case _:
             pass
 

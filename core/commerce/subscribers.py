@@ -342,3 +342,40 @@ def mark_customer_deleted(session: Session, store: StoreContext, provider_custom
         .values(deleted=True)
         .execution_options(synchronize_session=False)
     )
+
+
+# --- admin pages: search (issue 15) ---------------------------------------------------------
+
+
+def _like(term: str) -> str:
+    escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search(
+    session: Session, company_id: int, term: str | None, *, limit: int, offset: int
+) -> tuple[list[Subscriber], int]:
+    """A page of the company's subscribers by email; ``term`` matches email or names."""
+    from sqlalchemy import func, or_
+
+    from storeflow.core.storage import paging
+
+    query = select(Subscriber).where(Subscriber.company_id == company_id)
+    if term and term.strip():
+        pattern = _like(term.strip())
+        query = query.where(
+            or_(
+                Subscriber.email.like(pattern, escape="\\"),
+                func.lower(Subscriber.first_name).like(pattern, escape="\\"),
+                func.lower(Subscriber.last_name).like(pattern, escape="\\"),
+            )
+        )
+    return paging.page(session, query, Subscriber.email, limit=limit, offset=offset)
+
+
+def of_company(session: Session, company_id: int, subscriber_id: int) -> Subscriber:
+    """The subscriber, or NotFound when there is none in this company."""
+    found = session.get(Subscriber, subscriber_id)
+    if found is None or found.company_id != company_id:
+        raise NotFound("no such subscriber", code="subscriber_not_found")
+    return found

@@ -7,7 +7,9 @@ variant going from not-in-stock to in stock while shoppers wait opens a *restock
 and queues the ``back-in-stock`` job, which notifies the waiting entries in
 batches, oldest request first: each becomes ``notified`` and gets one
 ``ecommerce.back_in_stock``. The delivery that reported the restock does no
-per-entry work, so its cost does not grow with the waitlist.
+per-entry work, so its cost does not grow with the waitlist. The batches are
+set-based (an UPDATE and an ``INSERT ... SELECT`` each) and leave the events'
+consumers to later ``back-in-stock`` jobs (:func:`_record`).
 
 Exactly once: a variant has at most one open restock (a unique key that is set only
 while open), an entry moves ``waiting -> notified`` with a conditional UPDATE, and
@@ -31,21 +33,25 @@ Functions take a session and never commit.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import attrs
-from sqlalchemy import func, select, update
+from sqlalchemy import Boolean, String, cast, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storeflow.core import clock
 from storeflow.core.commerce import events, subscribers
+from storeflow.core.commerce.records import EventName
 from storeflow.core.errors import NotFound, ValidationFailed
 from storeflow.core.storage.db import rows_changed
+from storeflow.core.storage.locks import lock_subscribers
 from storeflow.core.storage.tables import (
     Company,
     Event,
@@ -67,7 +73,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Entries a fan-out job handles per transaction; the rest go to the next job.
-BATCH = 500
+BATCH = 1000
 # Still asking to be told: shown on profiles and counted on products.
 ACTIVE = ("waiting", "notified")
 
@@ -333,8 +339,9 @@ def _product_json(session: Session, entry: WaitlistEntry) -> dict[str, Any]:
 
 
 def _product_props(
-    entry: WaitlistEntry, product: ProductRow | None, variant: VariantRow | None
+    entry: WaitlistEntry | Any, product: ProductRow | None, variant: VariantRow | None
 ) -> dict[str, Any]:
+    """``entry``: a waitlist entry, or a row of its columns (a fan-out's batch)."""
     is_variation = entry.provider_variant_id != entry.provider_product_id
     return {
         "provider": entry.provider,
@@ -390,16 +397,16 @@ def stock_changed(
 def _open_restocks(
     session: Session, store: StoreContext, provider: str, back: Sequence[StockChange]
 ) -> None:
-    waiting = set(
-        session.scalars(
-            select(WaitlistEntry.provider_variant_id)
+    waiting: dict[str, int] = dict(
+        session.execute(
+            select(WaitlistEntry.provider_variant_id, func.count())
             .where(
                 WaitlistEntry.integration_id == store.integration_id,
                 WaitlistEntry.provider_variant_id.in_([c.provider_variant_id for c in back]),
                 WaitlistEntry.status == "waiting",
             )
-            .distinct()
-        )
+            .group_by(WaitlistEntry.provider_variant_id)
+        ).all()
     )
     pacing = settings_of(session.get(Company, store.company_id)).pacing
     now = clock.now()
@@ -407,6 +414,7 @@ def _open_restocks(
         if change.provider_variant_id not in waiting:
             continue
         quantity = change.after[1]
+        budget = _budget(pacing, quantity, 0)
         restock_id = insert_ignore(
             session,
             WaitlistRestock.__table__,
@@ -418,15 +426,22 @@ def _open_restocks(
                 "provider_variant_id": change.provider_variant_id,
                 "open_key": "open",
                 "stock_quantity": quantity,
-                "budget": _budget(pacing, quantity, 0),
+                "budget": budget,
                 "notified": 0,
                 "wave": 0,
                 "started_at": now,
             },
             ["integration_id", "provider_variant_id", "open_key"],
         )
-        if restock_id is not None:  # None: another delivery reported this restock first
-            NOTIFY_JOBS.add(session, store.company_id, restock_id, wave=0, batch=0)
+        if restock_id is None:  # another delivery reported this restock first
+            continue
+        # Every batch is queued now, ahead of the consumer jobs the batches will queue:
+        # the worker takes jobs oldest first, so all events are stored before their
+        # consumers (the rules engine) run, while work queued earlier still goes first.
+        due = waiting[change.provider_variant_id]
+        batches = max(1, -(-min(due, budget if budget is not None else due) // BATCH))
+        for number in range(batches):
+            NOTIFY_JOBS.add(session, store.company_id, restock_id, wave=0, batch=number, of=batches)
 
 
 def _budget(pacing: Pacing | None, quantity: int | None, notified: int) -> int | None:
@@ -470,35 +485,61 @@ class NotifyJobs:
         batch: int,
         delay: timedelta | None = None,
         tag: str = "",
+        of: int = 1,
     ) -> None:
+        """Batch ``batch`` of ``of`` queued together (the last queues one more if needed)."""
         outbox.add(
             session,
             company_id=company_id,
             kind=self.name,
             key=f"restock:{restock_id}:{wave}:{batch}{tag}",
             ref_id=restock_id,
-            payload={"wave": wave, "batch": batch},
+            payload={"wave": wave, "batch": batch, "of": of, "tag": tag},
             available_at=clock.now() + delay if delay else None,
         )
 
+    def add_events(
+        self, session: Session, company_id: int, restock_id: int, event_ids: list[int]
+    ) -> None:
+        """Run the consumers of these fan-out events (see :func:`_record`)."""
+        outbox.add(
+            session,
+            company_id=company_id,
+            kind=self.name,
+            key=f"restock:{restock_id}:events:{event_ids[0]}",
+            ref_id=restock_id,
+            payload={"events": event_ids},
+        )
+
     def run(self, rt: Runtime, session: Session, job: Job) -> None:
-        with events.collecting(session) as new_events:
-            notify_batch(
-                session,
-                job.ref_id,
-                int(job.payload.get("wave", 0)),
-                int(job.payload.get("batch", 0)),
-            )
-        events.dispatch(rt, session, new_events)
+        event_ids = job.payload.get("events")
+        if isinstance(event_ids, list):
+            events.dispatch(rt, session, [int(event_id) for event_id in event_ids])
+            return
+        notify_batch(
+            session,
+            job.ref_id,
+            int(job.payload.get("wave", 0)),
+            int(job.payload.get("batch", 0)),
+            of=int(job.payload.get("of", 1)),
+            tag=str(job.payload.get("tag", "")),
+        )
 
 
 NOTIFY_JOBS = NotifyJobs()
 
+# Events whose consumers (the rules engine) one job runs: a fan-out batch's events are
+# stored at once, their consumers run in several short transactions after it.
+DISPATCH = 100
 
-def notify_batch(session: Session, restock_id: int | None, wave: int, batch: int) -> int:
+
+def notify_batch(
+    session: Session, restock_id: int | None, wave: int, batch: int, *, of: int = 1, tag: str = ""
+) -> int:
     """Notify up to :data:`BATCH` waiting entries of an open restock; returns how many.
 
-    Queues the next batch when more may wait, or the next paced wave.
+    Set-based: one read of the entries, one conditional UPDATE, one multi-row INSERT of
+    the events. Queues the next batch when more may wait, or the next paced wave.
     """
     restock = session.get(WaitlistRestock, restock_id, with_for_update=True)
     if restock is None or restock.open_key is None:
@@ -509,7 +550,126 @@ def notify_batch(session: Session, restock_id: int | None, wave: int, batch: int
         start_wave(session, restock)
         batch = 0
     room = BATCH if restock.budget is None else min(BATCH, restock.budget - restock.notified)
-    entries = _waiting(session, restock, room) if room > 0 else []
+    rows = _waiting(session, restock, room) if room > 0 else []
+    now = clock.now()
+    # Unsubscribed or suppressed since they asked: never tell them.
+    _set_status(session, [r.id for r in rows if r.subscriber_status != "active"], "cancelled", now)
+    # Conditional: an entry that changed since it was read (bought, cancelled) is left.
+    moved = _move(
+        session,
+        [r.id for r in rows if r.subscriber_status == "active"],
+        "waiting",
+        {"status": "notified", "notified_at": now, "restock_id": restock.id, "updated_at": now},
+    )
+    product, variant = _catalogue(session, restock)
+    stock = variant.stock_quantity if variant else restock.stock_quantity
+    _record(
+        session,
+        restock,
+        "ecommerce.back_in_stock",
+        [r for r in rows if r.id in moved],
+        lambda r: {"product": _product_props(r, product, variant), "stockQuantity": stock},
+    )
+    restock.notified += len(moved)
+    if len(rows) == room and room > 0:
+        if batch + 1 >= of:  # the last batch queued together, and more may wait
+            NOTIFY_JOBS.add(
+                session, restock.company_id, restock.id, wave=wave, batch=batch + 1, tag=tag
+            )
+    elif (
+        restock.budget is not None
+        and restock.notified >= restock.budget
+        and _waiting(session, restock, 1)
+    ):
+        _next_wave(session, restock)
+    return len(moved)
+
+
+def _record(
+    session: Session,
+    restock: WaitlistRestock,
+    name: EventName,
+    rows: Sequence[Any],
+    props_of: Callable[[Any], dict[str, Any]],
+) -> list[int]:
+    """Append one event per entry row (key: entry and restock), set-based; their
+    consumers run in ``back-in-stock`` jobs of :data:`DISPATCH` events each.
+
+    The events are written by ``INSERT ... SELECT`` from the entries, one statement
+    per distinct ``properties`` (one, unless the catalogue lacks the product's title),
+    instead of a row of parameters per event: a 100,000-shopper waitlist is the case
+    this is for. Like ``events.append``, a key already stored appends nothing, and the
+    subscribers are locked until commit.
+    """
+    if not rows:
+        return []
+    # Properties depend on the entry only through the titles it was asked with.
+    by_titles: dict[tuple[str, str | None], list[Any]] = {}
+    for row in rows:
+        by_titles.setdefault((row.product_title, row.variant_title), []).append(row)
+    groups: dict[str, tuple[dict[str, Any], list[int]]] = {}
+    for same in by_titles.values():
+        props = props_of(same[0])
+        key = json.dumps(props, sort_keys=True)
+        groups.setdefault(key, (props, []))[1].extend(row.id for row in same)
+    table = Event.__table__
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    now = clock.now()
+    prefix = name.removeprefix("ecommerce.")
+    appended: list[tuple[int, int]] = []
+    for props, ids in groups.values():
+        chosen = select(
+            WaitlistEntry.company_id,
+            literal(name, String),
+            literal(f"{prefix}:", String)
+            + cast(WaitlistEntry.id, String)
+            + literal(f":{restock.id}", String),
+            WaitlistEntry.subscriber_id,
+            WaitlistEntry.email,
+            WaitlistEntry.provider,
+            WaitlistEntry.integration_id,
+            literal(now, table.c.occurred_at.type),
+            literal(props, table.c.properties.type),
+            literal(True, Boolean),
+            literal(now, table.c.created_at.type),
+        ).where(WaitlistEntry.id.in_(ids))
+        statement = (
+            module.insert(table)
+            .from_select(_EVENT_COLUMNS, chosen)
+            .on_conflict_do_nothing(index_elements=["company_id", "idempotency_key"])
+            .returning(table.c.id, table.c.subscriber_id)
+        )
+        appended.extend(
+            (event_id, subscriber_id) for event_id, subscriber_id in session.execute(statement)
+        )
+    # Held until commit, as events.append does (see storeflow.core.storage.locks).
+    lock_subscribers(session, (subscriber_id for _, subscriber_id in appended))
+    event_ids = sorted(event_id for event_id, _ in appended)
+    for start in range(0, len(event_ids), DISPATCH):
+        NOTIFY_JOBS.add_events(
+            session, restock.company_id, restock.id, event_ids[start : start + DISPATCH]
+        )
+    return event_ids
+
+
+_EVENT_COLUMNS = [
+    "company_id",
+    "name",
+    "idempotency_key",
+    "subscriber_id",
+    "email",
+    "provider",
+    "integration_id",
+    "occurred_at",
+    "properties",
+    "live",
+    "created_at",
+]
+
+
+def _catalogue(
+    session: Session, restock: WaitlistRestock
+) -> tuple[ProductRow | None, VariantRow | None]:
     product = session.scalar(
         select(ProductRow).where(
             ProductRow.integration_id == restock.integration_id,
@@ -522,64 +682,62 @@ def notify_batch(session: Session, restock_id: int | None, wave: int, batch: int
             VariantRow.provider_variant_id == restock.provider_variant_id,
         )
     )
-    now = clock.now()
-    done = 0
-    for entry, subscriber in entries:
-        if subscriber.status != "active":
-            entry.status = "cancelled"  # unsubscribed or suppressed: never tell them
-            continue
-        # Conditional: an entry that changed since it was read (bought, cancelled) is left.
-        moved = rows_changed(
-            session,
+    return product, variant
+
+
+def _move(session: Session, ids: list[int], status: str, values: dict[str, Any]) -> set[int]:
+    """Set ``values`` on the entries of ``ids`` still in ``status``; the ids it moved."""
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
             update(WaitlistEntry)
-            .where(WaitlistEntry.id == entry.id, WaitlistEntry.status == "waiting")
-            .values(status="notified", notified_at=now, restock_id=restock.id, updated_at=now)
-            .execution_options(synchronize_session=False),
+            .where(WaitlistEntry.id.in_(ids), WaitlistEntry.status == status)
+            .values(**values)
+            .returning(WaitlistEntry.id)
+            .execution_options(synchronize_session=False)
         )
-        if not moved:
-            continue
-        done += 1
-        events.append(
-            session,
-            company_id=restock.company_id,
-            name="ecommerce.back_in_stock",
-            key=f"back_in_stock:{entry.id}:{restock.id}",
-            occurred_at=now,
-            subscriber=subscriber,
-            properties={
-                "product": _product_props(entry, product, variant),
-                "stockQuantity": variant.stock_quantity if variant else restock.stock_quantity,
-            },
-            provider=restock.provider,
-            integration_id=restock.integration_id,
-        )
-    restock.notified += done
-    if len(entries) == room and room > 0:
-        NOTIFY_JOBS.add(session, restock.company_id, restock.id, wave=wave, batch=batch + 1)
-    elif (
-        restock.budget is not None
-        and restock.notified >= restock.budget
-        and _waiting(session, restock, 1)
-    ):
-        _next_wave(session, restock)
-    return done
-
-
-def _waiting(
-    session: Session, restock: WaitlistRestock, limit: int
-) -> list[tuple[WaitlistEntry, Subscriber]]:
-    rows = session.execute(
-        select(WaitlistEntry, Subscriber)
-        .join(Subscriber, Subscriber.id == WaitlistEntry.subscriber_id)
-        .where(
-            WaitlistEntry.integration_id == restock.integration_id,
-            WaitlistEntry.provider_variant_id == restock.provider_variant_id,
-            WaitlistEntry.status == "waiting",
-        )
-        .order_by(WaitlistEntry.requested_at, WaitlistEntry.id)
-        .limit(limit)
     )
-    return [(entry, subscriber) for entry, subscriber in rows]
+
+
+def _set_status(session: Session, ids: list[int], status: str, now: Any) -> None:
+    if ids:
+        session.execute(
+            update(WaitlistEntry)
+            .where(WaitlistEntry.id.in_(ids), WaitlistEntry.status == "waiting")
+            .values(status=status, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+# The entry columns a fan-out reads (no ORM objects: a batch is plain rows).
+_ENTRY_COLUMNS = (
+    WaitlistEntry.id,
+    WaitlistEntry.subscriber_id,
+    WaitlistEntry.email,
+    WaitlistEntry.provider,
+    WaitlistEntry.provider_product_id,
+    WaitlistEntry.provider_variant_id,
+    WaitlistEntry.product_title,
+    WaitlistEntry.variant_title,
+    Subscriber.status.label("subscriber_status"),
+)
+
+
+def _waiting(session: Session, restock: WaitlistRestock, limit: int) -> list[Any]:
+    return list(
+        session.execute(
+            select(*_ENTRY_COLUMNS)
+            .join(Subscriber, Subscriber.id == WaitlistEntry.subscriber_id)
+            .where(
+                WaitlistEntry.integration_id == restock.integration_id,
+                WaitlistEntry.provider_variant_id == restock.provider_variant_id,
+                WaitlistEntry.status == "waiting",
+            )
+            .order_by(WaitlistEntry.requested_at, WaitlistEntry.id)
+            .limit(limit)
+        )
+    )
 
 
 def _next_wave(session: Session, restock: WaitlistRestock) -> None:
@@ -627,9 +785,7 @@ class SoldOutJobs:
         )
 
     def run(self, rt: Runtime, session: Session, job: Job) -> None:
-        with events.collecting(session) as new_events:
-            sold_out_batch(session, job.ref_id, int(job.payload.get("after", 0)))
-        events.dispatch(rt, session, new_events)
+        sold_out_batch(session, job.ref_id, int(job.payload.get("after", 0)))
 
 
 SOLD_OUT_JOBS = SoldOutJobs()
@@ -641,53 +797,46 @@ def sold_out_batch(session: Session, restock_id: int | None, after: int) -> int:
     if restock is None:
         return 0
     rearm = settings_of(session.get(Company, restock.company_id)).rearm
-    rows = session.execute(
-        select(WaitlistEntry, Subscriber)
-        .join(Subscriber, Subscriber.id == WaitlistEntry.subscriber_id)
-        .where(
-            WaitlistEntry.restock_id == restock.id,
-            WaitlistEntry.status == "notified",
-            WaitlistEntry.id > after,
-        )
-        .order_by(WaitlistEntry.id)
-        .limit(BATCH)
-    )
-    product = session.scalar(
-        select(ProductRow).where(
-            ProductRow.integration_id == restock.integration_id,
-            ProductRow.provider_product_id == restock.provider_product_id,
+    rows = list(
+        session.execute(
+            select(*_ENTRY_COLUMNS)
+            .join(Subscriber, Subscriber.id == WaitlistEntry.subscriber_id)
+            .where(
+                WaitlistEntry.restock_id == restock.id,
+                WaitlistEntry.status == "notified",
+                WaitlistEntry.id > after,
+            )
+            .order_by(WaitlistEntry.id)
+            .limit(BATCH)
         )
     )
-    variant = session.scalar(
-        select(VariantRow).where(
-            VariantRow.integration_id == restock.integration_id,
-            VariantRow.provider_variant_id == restock.provider_variant_id,
-        )
-    )
+    if not rows:
+        return 0
+    product, variant = _catalogue(session, restock)
     now = clock.now()
-    handled = last = 0
-    for entry, subscriber in rows:
-        handled, last = handled + 1, entry.id
-        events.append(
-            session,
-            company_id=restock.company_id,
-            name="ecommerce.back_in_stock_out_of_stock",
-            key=f"back_in_stock_out_of_stock:{entry.id}:{restock.id}",
-            occurred_at=now,
-            subscriber=subscriber,
-            properties={"product": _product_props(entry, product, variant)},
-            provider=restock.provider,
-            integration_id=restock.integration_id,
+    _record(
+        session,
+        restock,
+        "ecommerce.back_in_stock_out_of_stock",
+        rows,
+        lambda r: {"product": _product_props(r, product, variant)},
+    )
+    if rearm:  # the shopper did not buy (that would have ended the entry): wait again
+        session.execute(
+            update(WaitlistEntry)
+            .where(
+                WaitlistEntry.id.in_([r.id for r in rows]),
+                WaitlistEntry.status == "notified",
+                WaitlistEntry.restock_id == restock.id,
+            )
+            .values(status="waiting", restock_id=None, updated_at=now)
+            .execution_options(synchronize_session=False)
         )
-        if rearm:  # the shopper did not buy (that would have ended the entry): wait again
-            entry.status = "waiting"
-            entry.restock_id = None
-            entry.updated_at = now
-    if handled == BATCH:
-        SOLD_OUT_JOBS.add(session, restock.company_id, restock.id, after=last)
-    if rearm and handled:
+    if len(rows) == BATCH:
+        SOLD_OUT_JOBS.add(session, restock.company_id, restock.id, after=rows[-1].id)
+    if rearm:
         _catch_up(session, restock, f":rearm:{restock.id}:{after}")
-    return handled
+    return len(rows)
 
 
 def _catch_up(session: Session, closed: WaitlistRestock, tag: str) -> None:

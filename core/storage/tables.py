@@ -154,6 +154,8 @@ class Integration(Base):
     # Webhooks signatures with the signing secret (``whsec_...``; readable to verify).
     installation_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     signing_secret: Mapped[str | None] = mapped_column(String(200))
+    # --- shopify: the Admin API access token, encrypted (storeflow.core.stores.integrations).
+    access_token_ciphertext: Mapped[str | None] = mapped_column(Text)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # What the plugin last told us (heartbeats) and how syncing went.
     plugin_version: Mapped[str | None] = mapped_column(String(40))
@@ -340,6 +342,8 @@ class VariantRow(Base):
     source_hash: Mapped[str | None] = mapped_column(String(32))
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted_at: Mapped[datetime | None]
+    # Back-in-stock (0011): the product's stock is this variant's (``manage_stock: "parent"``).
+    stock_from_parent: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class OrderRow(Base):
@@ -798,6 +802,10 @@ class Cart(Base):
         Index("ix_carts_session", "integration_id", "session_key"),
         Index("ix_carts_abandon_due_at", "abandon_due_at"),
         Index("ix_carts_expires_at", "expires_at"),
+        Index("ix_carts_settle_due_at", "settle_due_at"),
+        # An order's consumer: "any open cart?" and "the buyer's store account's carts".
+        Index("ix_carts_company_status", "company_id", "status"),
+        Index("ix_carts_customer", "integration_id", "provider_customer_id"),
     )
     id: Mapped[int] = _id()
     company_id: Mapped[int] = _company()
@@ -827,6 +835,8 @@ class Cart(Base):
     # Why the abandonment did not fire (cooldown, purchased): shown to operators.
     abandon_skipped: Mapped[str | None] = mapped_column(String(200))
     expires_at: Mapped[datetime | None]
+    # When the session's log next settles (carts.SETTLE): its events are appended then.
+    settle_due_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
 
@@ -869,4 +879,60 @@ class Suppression(Base):
     company_id: Mapped[int] = _company()
     email: Mapped[str] = mapped_column(String(320))
     reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+
+
+# --- shopify: stock per location and privacy exports ------------------------------------
+# (storeflow.core.commerce.stock_levels, storeflow.core.commerce.privacy)
+
+
+class InventoryItemRow(Base):
+    """Which variant a store's inventory item counts (levels arrive by item, not variant)."""
+
+    __tablename__ = "inventory_items"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "inventory_item_id", name="uq_inventory_items_item"),
+    )
+    id: Mapped[int] = _id()
+    company_id: Mapped[int] = _company()
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    inventory_item_id: Mapped[str] = mapped_column(String(64))
+    provider_product_id: Mapped[str] = mapped_column(String(64))
+    provider_variant_id: Mapped[str] = mapped_column(String(64))
+    oversell: Mapped[bool] = mapped_column(Boolean, default=False)
+    source_modified_at: Mapped[datetime | None]
+
+
+class StockLevelRow(Base):
+    """The available quantity of one inventory item at one location, as last reported."""
+
+    __tablename__ = "stock_levels"
+    __table_args__ = (
+        UniqueConstraint(
+            "integration_id", "inventory_item_id", "location_id", name="uq_stock_levels_level"
+        ),
+    )
+    id: Mapped[int] = _id()
+    company_id: Mapped[int] = _company()
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    inventory_item_id: Mapped[str] = mapped_column(String(64))
+    location_id: Mapped[str] = mapped_column(String(64))
+    available: Mapped[int | None] = mapped_column(Integer)
+    source_modified_at: Mapped[datetime | None]
+
+
+class DataExport(Base):
+    """What storeflow held about one shopper when a privacy data request arrived."""
+
+    __tablename__ = "data_exports"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "request_id", name="uq_data_exports_request"),
+    )
+    id: Mapped[int] = _id()
+    company_id: Mapped[int] = _company()
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    request_id: Mapped[str] = mapped_column(String(100))
+    # The identifiers the request named (erased with the export by a later redaction).
+    subject: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = _created()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 import uuid
 
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from storeflow.core import clock
 from storeflow.core.errors import NotFound
 from storeflow.core.statuses import IntegrationStatus
 from storeflow.core.storage import paging
@@ -103,3 +107,56 @@ def find_for_store(
             Integration.store_url == store_url,
         )
     )
+
+
+# --- shopify: OAuth-connected stores and their encrypted access tokens -------------------
+#
+# An Admin API token lets anyone read the store's customers and orders, so it is stored
+# encrypted (Fernet: AES-128-CBC + HMAC-SHA256) with a key derived from
+# ``STOREFLOW_TOKEN_KEY`` or, when that is unset, from the secret key. A database dump
+# alone does not give the token away.
+
+
+def _fernet(key_material: str) -> Fernet:
+    if not key_material:
+        raise ValueError("no key to encrypt access tokens with (set STOREFLOW_SECRET_KEY)")
+    digest = hashlib.sha256(b"storeflow access token v1\0" + key_material.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def store_access_token(integration: Integration, token: str, key_material: str) -> None:
+    integration.access_token_ciphertext = (
+        _fernet(key_material).encrypt(token.encode()).decode("ascii")
+    )
+
+
+def access_token(integration: Integration, key_material: str) -> str | None:
+    """The plaintext token, or None when there is none or it cannot be decrypted."""
+    if not integration.access_token_ciphertext:
+        return None
+    try:
+        return _fernet(key_material).decrypt(integration.access_token_ciphertext).decode()
+    except InvalidToken:
+        return None
+
+
+def find_by_store_url(session: Session, provider: str, store_url: str) -> Integration | None:
+    """The newest integration of ``provider`` for the store at ``store_url`` (any company)."""
+    return session.scalar(
+        select(Integration)
+        .where(Integration.provider == provider, Integration.store_url == store_url)
+        .order_by(Integration.created_at.desc())
+        .limit(1)
+    )
+
+
+def uninstalled(session: Session, integration_id: str, reason: str) -> None:
+    """The store removed storeflow: its token is revoked already, forget it."""
+    integration = session.get(Integration, integration_id)
+    if integration is None:
+        return
+    integration.access_token_ciphertext = None
+    if integration.status != "disconnected":
+        integration.status = "disconnected"
+        integration.disconnected_at = clock.now()
+        integration.disconnect_reason = f"store: {reason}"

@@ -369,6 +369,11 @@ class Tasks:
             self.wake()
 
 
+# One lock for both ways a sweep starts (the ticker's and the periodic task): two sweeps
+# at once would race each other's claims and double their writes.
+SWEEP_LOCK = "storeflow-sweeper"
+
+
 def bind(huey: Huey, runtime: Callable[[], Runtime]) -> Tasks:
     """Define the tasks on ``huey``; each resolves the runtime when it runs.
 
@@ -387,10 +392,8 @@ def bind(huey: Huey, runtime: Callable[[], Runtime]) -> Tasks:
         sweep(runtime())
 
     tasks.drain = huey.task(name="storeflow.drain")(drain_task)
-    tasks.sweep_now = huey.task(name="storeflow.sweep_now")(
-        huey.lock_task("storeflow-sweeper")(sweep_now)
-    )
+    tasks.sweep_now = huey.task(name="storeflow.sweep_now")(huey.lock_task(SWEEP_LOCK)(sweep_now))
     huey.periodic_task(crontab(minute="*"), name="storeflow.sweep_periodic")(
-        huey.lock_task("storeflow-sweeper-periodic")(sweep_periodic)
+        huey.lock_task(SWEEP_LOCK)(sweep_periodic)
     )
     return tasks

@@ -25,14 +25,21 @@ the batch). Only the body's shape (an object with an ``events`` array of at most
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from storeflow import BadRequest, Money, MoneyError, StoreContext, ValidationFailed, money, records
+from storeflow import (
+    Money,
+    MoneyError,
+    StoreContext,
+    ValidationFailed,
+    money,
+    parse_json,
+    records,
+)
 from storeflow import usable_email as _usable_email
 
 TOPIC = "plugin.events"
@@ -52,10 +59,7 @@ class _Bad(Exception):
 
 
 def loads(body: bytes) -> Any:
-    try:
-        return json.loads(body, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}", code="malformed_json") from None
+    return parse_json(body, decimals=True)
 
 
 def check_batch(data: Any) -> list[Any]:

@@ -44,7 +44,16 @@ variants=(Variant(provider_variant_id=id, ...),))``: core treats a record with
 ``parent_id`` as "update this one variant of that product" and leaves the parent's
 title, categories and price alone. For ``manage_stock == "parent"`` WooCommerce
 reports the parent's shared quantity as the variation's ``stock_quantity``; it is
-passed on as is.
+passed on as is, with ``Variant.stock_from_parent`` set: the parent's own updates
+(``manage_stock: true``, its ``stock_quantity`` and ``stock_status``) are then that
+variation's stock too, since WooCommerce syncs the inheriting variations without a
+webhook of their own.
+
+A variation read from the REST variations endpoint (``/products/<id>/variations``)
+has no ``type`` (it reads as the default ``simple``) but a ``parent_id``: a
+``simple`` product with ``parent_id != 0`` is taken as a variation. WooCommerce 3+
+keeps ``parent_id`` 0 on every other simple product (grouped children are listed on
+the group); other types with a parent stay products.
 """
 
 from __future__ import annotations
@@ -287,14 +296,25 @@ def is_variable(product_type: str) -> bool:
     return product_type.startswith("variable")
 
 
+def is_variation(product: wire.Product) -> bool:
+    """A variation webhook (``type: "variation"``), or an item of the REST variations
+    endpoint, which sends no ``type`` (read as ``simple``) but its ``parent_id``."""
+    return product.type == "variation" or (product.type == "simple" and product.parent_id != "0")
+
+
 def map_product(product: wire.Product, store: StoreContext) -> Mapped:
     """A product or a variation -> one ``Product`` record (see the module docstring)."""
-    if product.type == "variation":
+    if is_variation(product):
         return Mapped(records=(_map_variation(product, store),))
     price = _optional_money(product.price, store.currency, "price")
     images = _real_images(product.images) or _real_images([product.image])
     image_urls = tuple(img.src for img in images)
     stock_quantity = product.stock_quantity
+    if is_variable(product.type) and product.manage_stock is not True:
+        # A counted quantity on a variable product means "its variations share it"
+        # (core passes it to those with ``stock_from_parent``); without stock
+        # management there is none to share.
+        stock_quantity = None
     variants: tuple[Variant, ...] = ()
     if not is_variable(product.type):
         variants = (
@@ -343,6 +363,7 @@ def _map_variation(product: wire.Product, store: StoreContext) -> Product:
         stock_quantity=product.stock_quantity,
         image_url=images[0].src if images else None,
         url=product.permalink or None,
+        stock_from_parent=product.manage_stock == "parent",
     )
     return Product(
         provider_product_id=product.parent_id,

@@ -3,7 +3,9 @@
 It does what the WordPress plugin does: asks to connect, polls until a company
 admin approves, then heartbeats, runs the sync commands it receives by paging a
 sample store through ``POST /api/woocommerce/sync/<resource>``, acknowledges
-them, sends native WooCommerce webhooks, and disconnects. Every plugin request is
+them, sends native WooCommerce webhooks, plays cart and checkout sessions through
+``POST /api/woocommerce/events`` (anonymous, then identified at the checkout; left
+abandoned, or recovered by an order), and disconnects. Every plugin request is
 signed with ``storeflow.plugin_client`` (bearer installation token + Standard
 Webhooks), webhooks with the WooCommerce HMAC (``samples.webhook_headers``).
 HTTP goes through the standard library: the simulator ships with the product.
@@ -22,7 +24,9 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
 
 import attrs
 import click
@@ -160,6 +164,90 @@ class SampleStore:
         """At least one page (an empty store still says ``isLast``)."""
         items = self.items(resource)
         return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
+
+
+# --- cart and checkout sessions ---------------------------------------------------------
+
+CartOutcome = Literal["abandoned", "recovered"]
+
+
+def cart_session_events(
+    store: SampleStore,
+    *,
+    session_key: str,
+    email: str,
+    at: datetime,
+    checkout: bool = True,
+    pause: timedelta = timedelta(minutes=1),
+) -> list[dict[str, Any]]:
+    """What the plugin reports for one shopping session, in order: a guest adds a product
+    (anonymous), adds a second one, then gives ``email`` at the checkout (or, with
+    ``checkout=False``, on the cart page: a cart update that names them)."""
+    products = store.products or [samples.product_simple(store_url=store.store_url + "/")]
+    pairs = zip(products[:2], (1, 2), strict=False)
+    lines = [_cart_line(product, quantity) for product, quantity in pairs]
+    url = f"{store.store_url}/checkout/?session={session_key}"
+    events = [
+        _cart_event(session_key, "cart_started", at, None, lines[:1], store.currency),
+        _cart_event(session_key, "cart_updated", at + pause, None, lines, store.currency),
+    ]
+    last = at + 2 * pause
+    if checkout:
+        events.append(
+            _cart_event(session_key, "checkout_started", last, email, lines, store.currency)
+            | {"checkoutUrl": url}
+        )
+    else:
+        events.append(_cart_event(session_key, "cart_updated", last, email, lines, store.currency))
+    return events
+
+
+def _cart_line(product: dict[str, Any], quantity: int) -> dict[str, Any]:
+    price = Decimal(str(product.get("price") or "10.00"))
+    cents = int(price * 100) * quantity
+    return {
+        "productId": product["id"],
+        "variationId": 0,
+        "quantity": quantity,
+        "lineTotal": f"{cents // 100}.{cents % 100:02d}",
+        "name": product.get("name") or "",
+    }
+
+
+def _cart_event(
+    session_key: str,
+    kind: str,
+    at: datetime,
+    email: str | None,
+    lines: list[dict[str, Any]],
+    currency: str,
+) -> dict[str, Any]:
+    cents = sum(int(line["lineTotal"].replace(".", "")) for line in lines)
+    return {
+        "id": "evt_" + uuid.uuid4().hex[:16],
+        "type": kind,
+        "occurredAt": at.astimezone(UTC).isoformat(),
+        "sessionKey": session_key,
+        "email": email,
+        "customerId": 0,
+        "cart": {
+            "items": lines,
+            "total": f"{cents // 100}.{cents % 100:02d}",
+            "currency": currency,
+        },
+    }
+
+
+@attrs.frozen
+class CartPlay:
+    """One played session: what was sent and how storeflow answered."""
+
+    session_key: str
+    email: str
+    outcome: CartOutcome
+    accepted: int
+    order_id: int | None = None
+    order_status: int | None = None
 
 
 # --- protocol state -----------------------------------------------------------------
@@ -412,6 +500,60 @@ class WooCommerceSimulator:
             timeout=self.timeout,
         )
 
+    def send_cart_events(self, events: list[dict[str, Any]]) -> dict[str, Any]:
+        """One batch of cart and checkout events; returns ``{accepted, duplicates, failed}``."""
+        return self._expect(
+            "cart events", self.signed_post("/api/woocommerce/events", {"events": events}), 200
+        )
+
+    def play_cart_session(
+        self,
+        email: str,
+        *,
+        outcome: CartOutcome = "abandoned",
+        checkout: bool = True,
+        at: datetime | None = None,
+        session_key: str | None = None,
+        order_id: int | None = None,
+    ) -> CartPlay:
+        """A guest's cart, identified at the checkout; left there (``abandoned``), or
+        bought (``recovered``): the order's native webhook, then the emptied cart, as
+        WooCommerce empties it after the order. One batch per event, as the plugin's
+        queue sends them."""
+        key = session_key or "wc_session_" + uuid.uuid4().hex[:12]
+        start = at or datetime.now(UTC)
+        events = cart_session_events(
+            self.store, session_key=key, email=email, at=start, checkout=checkout
+        )
+        accepted = sum(self.send_cart_events([item])["accepted"] for item in events)
+        if outcome == "abandoned":
+            return CartPlay(key, email, outcome, accepted)
+        bought_at = datetime.fromisoformat(events[-1]["occurredAt"]) + timedelta(minutes=1)
+        number = order_id or 20000 + int(uuid.uuid4().int % 10000)
+        placed = samples.guest_order(
+            id=number,
+            email=email,
+            currency=self.store.currency,
+            line_items=[
+                samples.line_item(
+                    id=index + 1,
+                    product_id=int(line["productId"]),
+                    name=line["name"],
+                    quantity=line["quantity"],
+                    unit_price=_unit_price(line),
+                    currency=self.store.currency,
+                    sku=None,
+                )
+                for index, line in enumerate(events[-1]["cart"]["items"])
+            ],
+            date_created_gmt=bought_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+            store_url=self.store.store_url + "/",
+        )
+        status = self.send_webhook("order.created", placed).status_code
+        cleared = _cart_event(key, "cart_cleared", bought_at, email, [], self.store.currency)
+        accepted += self.send_cart_events([cleared])["accepted"]
+        return CartPlay(key, email, outcome, accepted, number, status)
+
     def disconnect(self, reason: str = "disconnected in WordPress") -> dict[str, Any]:
         answer = self._expect(
             "disconnect",
@@ -419,6 +561,11 @@ class WooCommerceSimulator:
             200,
         )
         return answer
+
+
+def _unit_price(line: dict[str, Any]) -> str:
+    cents = int(str(line["lineTotal"]).replace(".", "")) // max(int(line["quantity"]), 1)
+    return f"{cents // 100}.{cents % 100:02d}"
 
 
 # --- storeflow simulate woocommerce ----------------------------------------------------
@@ -450,6 +597,24 @@ def register_cli(cli: click.Group) -> None:
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between heartbeats.")
 @click.option("--no-data", is_flag=True, help="Acknowledge syncs without sending store data.")
 @click.option("--webhooks", is_flag=True, help="Send one native webhook per resource at the end.")
+@click.option(
+    "--carts",
+    default=0,
+    show_default=True,
+    help="Cart sessions to play (anonymous, then identified at the checkout).",
+)
+@click.option(
+    "--recover-every",
+    default=2,
+    show_default=True,
+    help="Every Nth cart session ends with an order (0: none); the others are abandoned.",
+)
+@click.option(
+    "--backdate-minutes",
+    default=0,
+    show_default=True,
+    help="Date the cart sessions this long ago (their events settle at once).",
+)
 @click.option("--disconnect", "disconnect_at_end", is_flag=True, help="Disconnect at the end.")
 @click.option("--timeout", default=900.0, show_default=True, help="Seconds to wait for approval.")
 def simulate_woocommerce(
@@ -465,6 +630,9 @@ def simulate_woocommerce(
     interval: float,
     no_data: bool,
     webhooks: bool,
+    carts: int,
+    recover_every: int,
+    backdate_minutes: int,
     disconnect_at_end: bool,
     timeout: float,
 ) -> None:
@@ -501,6 +669,23 @@ def simulate_woocommerce(
                 if payload is not None:
                     response = sim.send_webhook(topic, payload)
                     click.echo(f"webhook {topic}: HTTP {response.status_code}")
+        start_at = datetime.now(UTC) - timedelta(minutes=backdate_minutes)
+        for number in range(1, carts + 1):
+            recovered = bool(recover_every) and number % recover_every == 0
+            play = sim.play_cart_session(
+                f"shopper{number}@example.com",
+                outcome="recovered" if recovered else "abandoned",
+                at=start_at,
+            )
+            ending = (
+                f"recovered by order {play.order_id} (HTTP {play.order_status})"
+                if play.outcome == "recovered"
+                else "left at the checkout"
+            )
+            click.echo(
+                f"cart {play.session_key} ({play.email}): "
+                f"{play.accepted} event(s) accepted, {ending}"
+            )
         if disconnect_at_end:
             sim.disconnect("simulation finished")
             click.echo("disconnected")

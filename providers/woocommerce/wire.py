@@ -29,7 +29,6 @@ Every error becomes ``storeflow.core.errors.BadRequest`` (undecodable body) or
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -42,7 +41,7 @@ from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.gen import make_dict_structure_fn
 from cattrs.v import format_exception
 
-from storeflow import BadRequest, ValidationFailed
+from storeflow import ValidationFailed, parse_json
 
 T = TypeVar("T")
 
@@ -485,35 +484,15 @@ FAST_CONVERTER = make_converter(detailed=False)
 # --- entry points ------------------------------------------------------------------
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def loads(body: bytes) -> Any:
     """Decode a WooCommerce body: UTF-8 JSON, numbers with a fraction as ``Decimal``.
 
     The std json module already handles PHP's escaping (``\\/``, ``\\u00e9``,
     surrogate pairs). ``NaN``/``Infinity`` are rejected: they are not JSON and PHP
-    never writes them.
+    never writes them. storeflow's parser also refuses absurd nesting
+    (``json_too_deep``), which would otherwise break the decoding after it.
     """
-    try:
-        # utf-8-sig: a BOM from a misbehaving WordPress plugin is not worth a failure.
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadRequest(
-            f"The body is not valid UTF-8 (byte {exc.start}).", code="malformed_json"
-        ) from None
-    try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise BadRequest(
-            f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
-            code="malformed_json",
-        ) from None
-    except (ValueError, RecursionError) as exc:
-        # ValueError: NaN, or an integer beyond Python's digit limit; RecursionError:
-        # absurdly deep nesting. Both are malformed input, not server errors.
-        raise BadRequest(f"The body is not valid JSON: {exc}.", code="malformed_json") from None
+    return parse_json(body, decimals=True)
 
 
 def rest_error(obj: Any) -> tuple[str, str, int | None] | None:

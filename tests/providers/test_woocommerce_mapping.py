@@ -605,3 +605,55 @@ def test_every_field_set_to_an_odd_value_fails_only_with_contract_errors(topic: 
                 deliver(topic, payload)
             except (BadRequest, ValidationFailed, Unmappable):
                 pass
+
+
+# --- back-in-stock: variations from the REST endpoint, stock managed by the parent -------
+
+
+def rest_variation(**overrides: Any) -> dict[str, Any]:
+    """An item of ``/products/<id>/variations``: no ``type``, one ``image``, no ``images``."""
+    payload = fx.variation(**overrides)
+    del payload["type"]
+    images = payload.pop("images")
+    payload["image"] = images[0] if images else None
+    return payload
+
+
+def test_a_variation_from_the_variations_endpoint_is_a_variation() -> None:
+    item = rest_variation(id=733, parent_id=732)
+    [record] = PROVIDER.map_sync_item("products", item, STORE).records
+    assert isinstance(record, Product)
+    assert (record.provider_product_id, record.parent_id) == ("732", "732")
+    [variant] = record.variants
+    assert variant.provider_variant_id == "733"
+    assert variant.image_url == item["image"]["src"]
+    assert variant.title == "Blue, Large"
+
+
+def test_a_simple_product_without_parent_stays_a_product() -> None:
+    payload = fx.product_simple()
+    assert payload["parent_id"] == 0
+    record = only_record(deliver("product.updated", payload))
+    assert record.parent_id is None and record.variants[0].provider_variant_id == "794"
+
+
+def test_a_grouped_product_with_a_parent_id_stays_a_product() -> None:
+    payload = fx.product_simple(type="grouped", parent_id=90)
+    record = only_record(deliver("product.updated", payload))
+    assert record.parent_id is None and record.provider_product_id == "794"
+
+
+@pytest.mark.parametrize(("manage_stock", "follows"), [("parent", True), (True, False)])
+def test_a_variation_says_whether_its_parent_manages_its_stock(manage_stock, follows) -> None:
+    payload = fx.variation(manage_stock=manage_stock, stock_quantity=4)
+    [variant] = only_record(deliver("product.updated", payload)).variants
+    assert variant.stock_from_parent is follows
+    assert variant.stock_quantity == 4
+
+
+@pytest.mark.parametrize(("manage_stock", "quantity"), [(True, 9), (False, None)])
+def test_a_variable_product_counts_stock_only_when_it_manages_it(manage_stock, quantity) -> None:
+    payload = fx.product_variable(manage_stock=manage_stock, stock_quantity=9)
+    record = only_record(deliver("product.updated", payload))
+    assert record.variants == ()
+    assert record.stock_quantity == quantity

@@ -42,10 +42,24 @@ def _prepare(settings: config.Settings) -> config.Settings:
 T = TypeVar("T")
 
 
-def _progress(length: int, label: str) -> Any:
+def _progress(length: int, label: str, *, at_least: int = 0) -> Any:
     """A progress bar on standard error (standard output stays parseable); advance it
-    with ``bar.update(n)``. Without a terminal, click prints the label alone."""
+    with ``bar.update(n)``. Without a terminal, click prints the label alone. Below
+    ``at_least`` items the work is quick and nothing is shown."""
+    if length < at_least:
+        return _NoProgress()
     return click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True)
+
+
+class _NoProgress:
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def update(self, _n: int) -> None:
+        return None
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:

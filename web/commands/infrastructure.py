@@ -1,4 +1,5 @@
-"""One line with a hint for what an operator can fix: no database, no schema, no Redis.
+"""One line with a hint for what an operator can fix: no database, no schema, no Redis,
+a setting that cannot work.
 
 ``storeflow.web.cli`` asks :func:`explain` about any exception a command raises; what
 it recognises is printed as one line (``--traceback`` shows the whole story), the rest
@@ -18,6 +19,8 @@ UPGRADE = "run `storeflow db upgrade`"
 
 
 def explain(exc: BaseException) -> str | None:
+    if isinstance(exc, config.ConfigError):
+        return str(exc)
     if isinstance(exc, DBAPIError):
         return _database(exc)
     if isinstance(exc, sqlite3.OperationalError):  # SqliteHuey's queue file

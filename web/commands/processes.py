@@ -33,7 +33,9 @@ def serve(host: str, port: int, workers: int) -> None:
     """Run the web server (gunicorn)."""
     from gunicorn.app.base import BaseApplication
 
-    settings = _prepare(config.load())  # the workers read the session key the first run generates
+    # The workers read the session key the first run generates; a bad setting stops here,
+    # in one line, rather than in every gunicorn worker.
+    settings = _prepare(config.check(config.load()))
     log_config = _log_config(settings)
     _metrics_dir(settings)
 
