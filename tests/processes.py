@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +80,29 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
 
     if not wait_until(up, timeout):
         raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def web_and_worker(rt: Any, log: Path, **extra: str) -> Iterator[str]:
+    """`storeflow serve` (2 workers) and `storeflow worker` on ``rt``'s database and mail
+    server, with a fresh Redis when the run has one; yields the service's base URL."""
+    from tests.conftest import TEST_REDIS_URL, free_port
+
+    rt.waker = None  # the processes do the work; the test's runtime only reads
+    if TEST_REDIS_URL:
+        import redis
+
+        redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = process_env(
+        rt.settings, STOREFLOW_SMTP_URL=rt.settings.smtp_url, STOREFLOW_BASE_URL=base, **extra
+    )
+    web = start(["serve", "--port", str(port), "--workers", "2"], env, log)
+    worker = start(["worker"], env, log)
+    try:
+        wait_http(f"{base}/healthz")
+        yield base
+    finally:
+        stop(web)
+        stop(worker)

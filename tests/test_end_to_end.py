@@ -9,8 +9,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from tests.conftest import TEST_REDIS_URL, free_port
-from tests.processes import process_env, start, stop, wait_http
+from tests.processes import web_and_worker
 from tests.providers import woocommerce_payloads as fixtures
 from tests.test_webhook_flow import HOODIE_RULE, hoodie_order, load_rule
 
@@ -19,26 +18,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def service(rt_smtp, tmp_path):
-    rt_smtp.waker = None
-    if TEST_REDIS_URL:
-        import redis
-
-        redis.Redis.from_url(TEST_REDIS_URL).flushdb()
-    port = free_port()
-    env = process_env(
-        rt_smtp.settings,
-        STOREFLOW_SMTP_URL=rt_smtp.settings.smtp_url,
-        STOREFLOW_BASE_URL=f"http://127.0.0.1:{port}",
-    )
     log = tmp_path / "service.log"
-    web = start(["serve", "--port", str(port), "--workers", "2"], env, log)
-    worker = start(["worker"], env, log)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz")
-        yield f"http://127.0.0.1:{port}", log
-    finally:
-        stop(web)
-        stop(worker)
+    with web_and_worker(rt_smtp, log) as base:
+        yield base, log
 
 
 def test_signed_order_over_http_sends_one_email(rt_smtp, service, tenant, smtp_server):

@@ -125,3 +125,17 @@ def test_the_provider_kit_needs_only_the_testing_extra():
     test_only = distribution_names(metadata["optional-dependencies"]["test"])
     test_only -= distribution_names(metadata["dependencies"])
     assert loaded & test_only <= distribution_names(extras["testing"])
+
+
+def test_the_kit_without_its_extra_says_what_to_install():
+    code = (
+        "import sys\n"
+        "sys.modules['pytest'] = None  # as if pytest were not installed\n"
+        "try:\n"
+        "    import storeflow.testing\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'storeflow[testing]'" in done.stdout

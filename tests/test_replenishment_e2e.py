@@ -13,8 +13,7 @@ import pytest
 import requests
 
 from storeflow.core import clock
-from tests.conftest import TEST_REDIS_URL, free_port
-from tests.processes import process_env, start, stop, wait_http, wait_until
+from tests.processes import wait_until, web_and_worker
 from tests.providers import woocommerce_payloads as fx
 from tests.replenishkit import COFFEE, catalogue_items, coffee, gmt, tea
 
@@ -40,27 +39,9 @@ RULE = {
 
 @pytest.fixture
 def service(rt_smtp, tmp_path):
-    rt_smtp.waker = None
-    if TEST_REDIS_URL:
-        import redis
-
-        redis.Redis.from_url(TEST_REDIS_URL).flushdb()
-    port = free_port()
-    env = process_env(
-        rt_smtp.settings,
-        STOREFLOW_SMTP_URL=rt_smtp.settings.smtp_url,
-        STOREFLOW_BASE_URL=f"http://127.0.0.1:{port}",
-        STOREFLOW_SWEEP_SECONDS="0.5",
-    )
     log = tmp_path / "service.log"
-    web = start(["serve", "--port", str(port), "--workers", "2"], env, log)
-    worker = start(["worker"], env, log)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz")
-        yield f"http://127.0.0.1:{port}", log
-    finally:
-        stop(web)
-        stop(worker)
+    with web_and_worker(rt_smtp, log, STOREFLOW_SWEEP_SECONDS="0.5") as base:
+        yield base, log
 
 
 class Store:

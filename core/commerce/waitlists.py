@@ -323,19 +323,7 @@ def request(
 
 def _product_json(session: Session, entry: WaitlistEntry) -> dict[str, Any]:
     """The event's ``product``: the catalogue's title, image and link when it has them."""
-    product = session.scalar(
-        select(ProductRow).where(
-            ProductRow.integration_id == entry.integration_id,
-            ProductRow.provider_product_id == entry.provider_product_id,
-        )
-    )
-    variant = session.scalar(
-        select(VariantRow).where(
-            VariantRow.integration_id == entry.integration_id,
-            VariantRow.provider_variant_id == entry.provider_variant_id,
-        )
-    )
-    return _product_props(entry, product, variant)
+    return _product_props(entry, *_catalogue(session, entry))
 
 
 def _product_props(
@@ -668,18 +656,19 @@ _EVENT_COLUMNS = [
 
 
 def _catalogue(
-    session: Session, restock: WaitlistRestock
+    session: Session, of: WaitlistEntry | WaitlistRestock
 ) -> tuple[ProductRow | None, VariantRow | None]:
+    """The catalogue's product and variant rows of an entry or a restock, when stored."""
     product = session.scalar(
         select(ProductRow).where(
-            ProductRow.integration_id == restock.integration_id,
-            ProductRow.provider_product_id == restock.provider_product_id,
+            ProductRow.integration_id == of.integration_id,
+            ProductRow.provider_product_id == of.provider_product_id,
         )
     )
     variant = session.scalar(
         select(VariantRow).where(
-            VariantRow.integration_id == restock.integration_id,
-            VariantRow.provider_variant_id == restock.provider_variant_id,
+            VariantRow.integration_id == of.integration_id,
+            VariantRow.provider_variant_id == of.provider_variant_id,
         )
     )
     return product, variant

@@ -30,9 +30,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
-import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+
+try:
+    import pytest
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+except ImportError as missing:  # a plain install: the kit is for a provider's test suite
+    raise ImportError(
+        f"the provider conformance kit needs pytest and hypothesis ({missing.name} is not "
+        "installed): pip install 'storeflow[testing]'"
+    ) from missing
 from sqlalchemy import func, select
 
 from storeflow.core import accounts, clock, config, plugins
